@@ -1,0 +1,121 @@
+"""``parcelguard init``: store, keys and default policies, created once and never clobbered."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from parcelguard.config import Settings
+from parcelguard.core.clock import utc_now
+from parcelguard.core.errors import KeyError_
+from parcelguard.storage import backend_name, connect_store, current_revision, redacted_url, upgrade
+from parcelguard.storage.schema import data_keys, index_keys
+from parcelguard.vault import EnvironmentKek, KeyProvider, LocalKeyFile, Vault
+from parcelguard.vault import keystore
+from parcelguard.vault.keys import create_key_file
+
+
+@dataclass(slots=True)
+class InitReport:
+    home: str
+    backend: str
+    database: str
+    schema_version: str | None
+    kek_source: str
+    kek_id: str
+    created: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "home": self.home,
+            "backend": self.backend,
+            "database": self.database,
+            "schema_version": self.schema_version,
+            "kek_source": self.kek_source,
+            "kek_id": self.kek_id,
+            "created": self.created,
+        }
+
+
+def key_provider(settings: Settings) -> KeyProvider:
+    if settings.kek_env is not None:
+        return EnvironmentKek("PARCELGUARD_KEK", settings.kek_env)
+    return LocalKeyFile(settings.kek_file)
+
+
+def open_vault(settings: Settings) -> Vault:
+    return Vault.open(
+        settings.db_url,
+        key_provider(settings),
+        retention_days=settings.retention_days,
+        nonce_budget=settings.nonce_budget,
+    )
+
+
+def initialise(settings: Settings) -> InitReport:
+    created: list[str] = []
+    if not settings.home.exists():
+        settings.home.mkdir(parents=True, mode=0o700)
+        created.append("home")
+    engine = connect_store(settings.db_url)
+    try:
+        before = current_revision(engine)
+        if settings.kek_env is None and not settings.kek_file.exists():
+            _refuse_new_kek_over_old_keys(engine, settings.kek_file)
+            create_key_file(settings.kek_file)
+            created.append("kek")
+        provider = key_provider(settings)
+        upgrade(engine)
+        after = current_revision(engine)
+        if after != before:
+            created.append("schema")
+        with engine.begin() as conn:
+            if keystore.ensure_index_key(conn, provider, utc_now()):
+                created.append("blind_index_key")
+            keystore.load_index_key(conn, provider)  # the KEK must open what the store holds
+        if _install_default_policies(settings.policy_dir):
+            created.append("policies")
+        return InitReport(
+            home=str(settings.home),
+            backend=backend_name(engine),
+            database=redacted_url(settings.db_url),
+            schema_version=after,
+            kek_source=provider.source,
+            kek_id=provider.kek_id,
+            created=created,
+        )
+    finally:
+        engine.dispose()
+
+
+def _refuse_new_kek_over_old_keys(engine: sa.Engine, path: Path) -> None:
+    """A lost key file must not be silently replaced: the old data would become garbage."""
+    inspector = sa.inspect(engine)
+    if not inspector.has_table("data_keys"):
+        return
+    with engine.connect() as conn:
+        wrapped = conn.execute(sa.select(sa.func.count()).select_from(index_keys)).scalar_one()
+        wrapped += conn.execute(sa.select(sa.func.count()).select_from(data_keys)).scalar_one()
+    if wrapped:
+        raise KeyError_(
+            f"key file {path}: missing, but the store holds {wrapped} keys wrapped by a KEK; "
+            "restore the key file (or set PARCELGUARD_KEK_FILE) instead of creating a new one"
+        )
+
+
+def _install_default_policies(target: Path) -> bool:
+    """Copy the packaged default policies; an operator's edited files are never overwritten."""
+    source = resources.files("parcelguard.reveal").joinpath("policies")
+    copied = False
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        destination = target / entry.name
+        if entry.is_file() and not destination.exists():
+            with resources.as_file(entry) as src:
+                shutil.copyfile(src, destination)
+            copied = True
+    return copied

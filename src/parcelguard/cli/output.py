@@ -1,0 +1,70 @@
+"""How every command ends: a human rendering or one JSON line, and errors as one line.
+
+Errors go to stderr as ``parcelguard: <input>: <problem>`` with exit code 2 for a user's
+mistake and 1 for a failure; never a traceback, because a traceback can carry local values
+and those may be personal data. ``PARCELGUARD_DEBUG=1`` re-raises for developers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from parcelguard.core.errors import ParcelGuardError
+
+Render = Callable[[Console], None]
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def json_line(data: dict[str, object]) -> str:
+    return json.dumps(data, ensure_ascii=False, default=_default, separators=(",", ":"))
+
+
+def finish(
+    json_mode: bool, action: Callable[[], dict[str, object]], render: Callable[[dict[str, object]], Render]
+) -> None:
+    """Run ``action``; print its result as JSON or through ``render``; map errors to exits."""
+    try:
+        result = action()
+    except ParcelGuardError as exc:
+        fail(json_mode, exc.message, exc.exit_code, exc.as_dict())
+    except KeyboardInterrupt:
+        fail(json_mode, "interrupted; nothing was half-written", 130, {"code": "interrupted"})
+    except Exception as exc:
+        if os.environ.get("PARCELGUARD_DEBUG"):
+            raise
+        fail(
+            json_mode,
+            f"internal error ({type(exc).__name__}); rerun with PARCELGUARD_DEBUG=1 for details",
+            1,
+            {"code": "internal_error", "type": type(exc).__name__},
+        )
+    if json_mode:
+        print(json_line({"ok": True, **result}))
+    else:
+        render(result)(stdout)
+
+
+def fail(json_mode: bool, message: str, code: int, error: dict[str, object]) -> None:
+    one_line = " ".join(message.split())
+    print(f"parcelguard: {one_line}", file=sys.stderr)
+    if json_mode:
+        print(json_line({"ok": False, "error": error}))
+    raise typer.Exit(code)

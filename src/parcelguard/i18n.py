@@ -1,0 +1,58 @@
+"""Chinese and English for everything a person reads in the terminal.
+
+The language comes from ``--lang``, else ``PARCELGUARD_LANG``, else the locale (``LANG``
+starting with ``zh`` picks Chinese). Machine output (``--json``) is language-neutral.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+Lang = str
+SUPPORTED = ("en", "zh")
+
+MESSAGES: Mapping[str, Mapping[Lang, str]] = {
+    "error": {"en": "error", "zh": "错误"},
+    "init.done": {"en": "ParcelGuard is ready", "zh": "ParcelGuard 已就绪"},
+    "init.created": {"en": "created", "zh": "新建"},
+    "init.nothing": {"en": "nothing to create; already initialised", "zh": "无需新建，已初始化"},
+    "doctor.ok": {"en": "no problems found", "zh": "未发现问题"},
+    "doctor.problems": {"en": "problems", "zh": "问题"},
+    "put.done": {
+        "en": "stored {waybills} waybills over {days} day(s) with {data_keys_used} data key(s)",
+        "zh": "已存入 {waybills} 个运单，跨 {days} 天，使用 {data_keys_used} 个数据密钥",
+    },
+    "put.reading": {"en": "reading and encrypting", "zh": "读取并加密"},
+    "shred.done": {
+        "en": "destroyed {keys_destroyed} data key(s) of days before {before}; "
+        "{waybills_shredded} waybills are now unrecoverable",
+        "zh": "已销毁 {before} 之前的 {keys_destroyed} 个数据密钥；{waybills_shredded} 个运单的个人信息已不可恢复",
+    },
+    "stats.title": {"en": "Vault", "zh": "数据保险库"},
+    "label.waybills": {"en": "waybills", "zh": "运单总数"},
+    "label.live_waybills": {"en": "live waybills", "zh": "在存运单"},
+    "label.shredded_waybills": {"en": "shredded waybills", "zh": "已粉碎运单"},
+    "label.data_keys": {"en": "live data keys", "zh": "有效数据密钥"},
+    "label.destroyed_data_keys": {"en": "destroyed data keys", "zh": "已销毁数据密钥"},
+    "label.first_day": {"en": "first day", "zh": "最早日期"},
+    "label.last_day": {"en": "last day", "zh": "最近日期"},
+    "label.max_nonce_budget_used_ratio": {"en": "nonce budget used (max)", "zh": "随机数预算使用率（最大）"},
+    "label.retention_days": {"en": "retention (days)", "zh": "保留期（天）"},
+}
+
+
+def pick_language(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Lang:
+    env = os.environ if env is None else env
+    for candidate in (explicit, env.get("PARCELGUARD_LANG")):
+        if candidate:
+            return "zh" if candidate.lower().startswith("zh") else "en"
+    locale = env.get("LC_ALL") or env.get("LANG") or ""
+    return "zh" if locale.lower().startswith("zh") else "en"
+
+
+def t(key: str, lang: Lang, **values: object) -> str:
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    return (entry.get(lang) or entry["en"]).format(**values)

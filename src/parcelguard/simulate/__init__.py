@@ -1,0 +1,1 @@
+"""Synthetic data: never real people, always reproducible from a seed."""

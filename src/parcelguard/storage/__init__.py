@@ -1,0 +1,13 @@
+"""Storage engines, the schema and its migrations: SQLite by default, PostgreSQL in production."""
+
+from parcelguard.storage.engine import backend_name, connect_store, redacted_url
+from parcelguard.storage.migrate import current_revision, head_revision, upgrade
+
+__all__ = [
+    "backend_name",
+    "connect_store",
+    "current_revision",
+    "head_revision",
+    "redacted_url",
+    "upgrade",
+]

@@ -1,0 +1,79 @@
+"""Engines configured the way ParcelGuard needs them.
+
+SQLite runs in WAL mode with full fsync, foreign keys, a busy timeout for concurrent
+writers, ``BEGIN IMMEDIATE`` transactions (so two writers queue instead of deadlocking on a
+lock upgrade) and ``secure_delete`` (so shredded key material does not linger in free pages).
+Statement parameters are hidden from SQLAlchemy's error messages: they may hold ciphertext or
+masked data, and an exception is no place for either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from parcelguard.core.errors import BadInput, StoreUnavailable
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA secure_delete=ON",
+)
+
+
+def connect_store(url: str) -> Engine:
+    """Create an engine for ``url`` and check that the database answers."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError:
+        raise BadInput("PARCELGUARD_DB: not a database URL") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(parsed)
+        else:
+            engine = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise BadInput(f"PARCELGUARD_DB: unsupported backend {parsed.drivername!r}") from None
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
+        raise StoreUnavailable(f"database {redacted_url(url)}: cannot connect ({reason})") from None
+    return engine
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    engine = sa.create_engine(url, hide_parameters=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def backend_name(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+def redacted_url(url: str) -> str:
+    """The URL with its password hidden, for messages and ``doctor``."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"

@@ -1,0 +1,96 @@
+"""The tables, as SQLAlchemy Core objects: what queries are written against.
+
+Migrations under ``migrations/versions`` create them; a test checks that a migrated database
+matches this metadata, so the two cannot drift apart. No column holds plaintext personal data:
+recipient fields are AES-GCM ciphertext, blind indexes (truncated HMAC) or masked forms.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zones; storing UTC and re-attaching it on the way out keeps the code
+    free of naive datetimes, which is where day boundaries go wrong.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+# Keys that encrypt recipient fields; one or more per Beijing creation day, each wrapped by
+# the key-encryption key (KEK). Destroying ``wrapped_key`` is crypto-shredding.
+data_keys = sa.Table(
+    "data_keys",
+    metadata,
+    sa.Column("key_id", sa.String(40), primary_key=True),
+    sa.Column("key_day", sa.Date, nullable=False, index=True),
+    sa.Column("kek_id", sa.String(32), nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=True),
+    sa.Column("encryptions", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("destroyed_at", UTCDateTime(), nullable=True),
+)
+
+# Long-lived keys with a single purpose (the blind-index HMAC key), wrapped by the KEK.
+index_keys = sa.Table(
+    "index_keys",
+    metadata,
+    sa.Column("purpose", sa.String(32), primary_key=True),
+    sa.Column("key_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("kek_id", sa.String(32), nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+waybills = sa.Table(
+    "waybills",
+    metadata,
+    sa.Column("waybill_no", sa.String(32), primary_key=True),
+    sa.Column("sender_id", sa.String(64), nullable=False),
+    sa.Column("category", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("origin_site_id", sa.String(64), nullable=False),
+    sa.Column("dest_site_id", sa.String(64), nullable=False),
+    sa.Column("dest_adcode", sa.String(6), nullable=False),
+    sa.Column("key_id", sa.String(40), sa.ForeignKey("data_keys.key_id"), nullable=False, index=True),
+    sa.Column("name_ct", sa.LargeBinary, nullable=True),
+    sa.Column("phone_ct", sa.LargeBinary, nullable=True),
+    sa.Column("address_ct", sa.LargeBinary, nullable=True),
+    sa.Column("phone_bidx", sa.LargeBinary(16), nullable=True, index=True),
+    sa.Column("name_phone_bidx", sa.LargeBinary(16), nullable=True, index=True),
+    sa.Column("name_masked", sa.String(64), nullable=True),
+    sa.Column("phone_masked", sa.String(11), nullable=True),
+    sa.Column("address_masked", sa.String(320), nullable=True),
+    sa.Column("shredded_at", UTCDateTime(), nullable=True),
+)
+
+shred_events = sa.Table(
+    "shred_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("before_day", sa.Date, nullable=False),
+    sa.Column("keys_destroyed", sa.Integer, nullable=False),
+    sa.Column("waybills_shredded", sa.BigInteger, nullable=False),
+    sa.Column("shredded_at", UTCDateTime(), nullable=False),
+)

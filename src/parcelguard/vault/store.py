@@ -1,0 +1,379 @@
+"""The vault: puts waybills in encrypted, answers blind-index lookups, shreds old days.
+
+It seals, it never opens: decryption lives in ``parcelguard.vault._decrypt`` and only the
+reveal service may import it. A put is one transaction: a batch with any bad record writes
+nothing, and every problem is reported with where it is, never with what it contains.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from parcelguard.core.clock import carrier_day, utc_now
+from parcelguard.core.errors import BadInput, BadRecords, Problem, StoreUnavailable
+from parcelguard.core.phone import InvalidPhone
+from parcelguard.core.waybill import NewWaybill
+from parcelguard.storage import connect_store, current_revision, head_revision
+from parcelguard.storage.schema import data_keys, shred_events, waybills
+from parcelguard.vault import keystore
+from parcelguard.vault.blind_index import BlindIndexer
+from parcelguard.vault.fields import data_key_context
+from parcelguard.vault.keys import KeyProvider
+from parcelguard.vault.rows import build_rows
+from parcelguard.vault.sealing import FieldSealer
+
+ENCRYPTIONS_PER_WAYBILL = 3
+CHUNK = 5_000
+MAX_REPORTED_PROBLEMS = 50
+Parsed = tuple[str, NewWaybill | list[Problem]]
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    waybills: int
+    days: int
+    data_keys_used: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"waybills": self.waybills, "days": self.days, "data_keys_used": self.data_keys_used}
+
+
+@dataclass(frozen=True, slots=True)
+class ShredResult:
+    before: date
+    keys_destroyed: int
+    waybills_shredded: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "before": self.before.isoformat(),
+            "keys_destroyed": self.keys_destroyed,
+            "waybills_shredded": self.waybills_shredded,
+        }
+
+
+@dataclass(slots=True)
+class _Problems:
+    kept: list[Problem] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.total += 1
+            if len(self.kept) < MAX_REPORTED_PROBLEMS:
+                self.kept.append(problem)
+
+
+class Vault:
+    def __init__(
+        self,
+        engine: Engine,
+        provider: KeyProvider,
+        *,
+        retention_days: int,
+        nonce_budget: int,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.engine = engine
+        self.provider = provider
+        self.retention_days = retention_days
+        self.nonce_budget = nonce_budget
+        if nonce_budget < ENCRYPTIONS_PER_WAYBILL:
+            raise BadInput(f"nonce budget {nonce_budget}: must allow at least one waybill (3)")
+        self._clock = clock
+        self._sealers: dict[str, FieldSealer] = {}
+        with engine.connect() as conn:
+            self._indexer = BlindIndexer(keystore.load_index_key(conn, provider))
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        provider: KeyProvider,
+        *,
+        retention_days: int,
+        nonce_budget: int,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> Vault:
+        engine = connect_store(url)
+        current, head = current_revision(engine), head_revision()
+        if current != head:
+            engine.dispose()
+            raise StoreUnavailable(
+                f"the store's schema is at {current or 'nothing'}, this ParcelGuard needs {head}; "
+                "run `parcelguard init`"
+            )
+        return cls(
+            engine, provider, retention_days=retention_days, nonce_budget=nonce_budget, clock=clock
+        )
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put(self, batch: Iterable[NewWaybill]) -> PutResult:
+        """Store waybills from code (the API, the simulator); all or nothing."""
+        return self.put_parsed((f"waybill #{i}", w) for i, w in enumerate(batch, start=1))
+
+    def put_parsed(self, parsed: Iterable[Parsed]) -> PutResult:
+        """Store already-parsed records (from a file); one transaction, all or nothing."""
+        now = self._clock()
+        problems = _Problems()
+        seen: dict[str, str] = {}
+        written, days, keys_used = 0, set[date](), set[str]()
+        with self.engine.begin() as conn:
+            horizon = keystore.shred_horizon(conn)
+            oldest = carrier_day(now) - timedelta(days=self.retention_days)
+            for chunk in _chunks(parsed, CHUNK):
+                good: list[tuple[str, NewWaybill]] = []
+                for where, item in chunk:
+                    if isinstance(item, list):
+                        problems.add(item)
+                        continue
+                    problems.add(_record_problems(where, item, seen, horizon, oldest))
+                    good.append((where, item))
+                problems.add(_already_stored(conn, good))
+                if problems.total:
+                    continue  # keep validating to report every problem, but write nothing
+                for day, group in _by_day(w for _, w in good).items():
+                    keys_used.update(self._write_day(conn, day, group, now))
+                    days.add(day)
+                written += len(good)
+            if problems.total:
+                raise BadRecords(problems.kept, total=problems.total)
+            if not written:
+                raise BadInput("the batch holds no waybills")
+        return PutResult(waybills=written, days=len(days), data_keys_used=len(keys_used))
+
+    def _write_day(
+        self, conn: sa.Connection, day: date, group: list[NewWaybill], now: datetime
+    ) -> list[str]:
+        grants = keystore.reserve(
+            conn,
+            self.provider,
+            day,
+            len(group) * ENCRYPTIONS_PER_WAYBILL,
+            self.nonce_budget,
+            now,
+            unit=ENCRYPTIONS_PER_WAYBILL,
+        )
+        start, used = 0, []
+        for grant in grants:
+            count = grant.count // ENCRYPTIONS_PER_WAYBILL
+            rows = build_rows(
+                group[start : start + count],
+                grant.key_id,
+                self._sealer(grant.key_id, grant.wrapped),
+                self._indexer.phone,
+                self._indexer.name_phone,
+            )
+            try:
+                conn.execute(waybills.insert(), rows)
+            except IntegrityError:
+                raise BadInput(
+                    "a waybill of this batch was stored by a concurrent writer; nothing was written"
+                ) from None
+            start += count
+            used.append(grant.key_id)
+        return used
+
+    def _sealer(self, key_id: str, wrapped: bytes) -> FieldSealer:
+        sealer = self._sealers.get(key_id)
+        if sealer is None:
+            material = self.provider.unwrap(wrapped, data_key_context(key_id))
+            sealer = self._sealers[key_id] = FieldSealer(AESGCM(material))
+        return sealer
+
+    # -- retention -------------------------------------------------------------------------
+
+    def retention_cutoff(self) -> date:
+        """The default ``--before``: today (Beijing) minus the retention period."""
+        return carrier_day(self._clock()) - timedelta(days=self.retention_days)
+
+    def shred(self, before: date | None = None) -> ShredResult:
+        """Destroy the data keys of every day before ``before``; their fields are gone for good."""
+        now = self._clock()
+        before = self.retention_cutoff() if before is None else before
+        if before > carrier_day(now):
+            raise BadInput(
+                f"--before {before.isoformat()}: is after today ({carrier_day(now).isoformat()}); "
+                "today's keys are in use and the future holds no data"
+            )
+        with self.engine.begin() as conn:
+            ids = keystore.destroy_before(conn, before, now)
+            shredded = 0
+            if ids:
+                shredded = conn.execute(
+                    waybills.update()
+                    .where(waybills.c.key_id.in_(ids), waybills.c.shredded_at.is_(None))
+                    .values(
+                        name_ct=None,
+                        phone_ct=None,
+                        address_ct=None,
+                        phone_bidx=None,
+                        name_phone_bidx=None,
+                        name_masked=None,
+                        phone_masked=None,
+                        address_masked=None,
+                        shredded_at=now,
+                    )
+                ).rowcount
+            conn.execute(
+                shred_events.insert().values(
+                    before_day=before,
+                    keys_destroyed=len(ids),
+                    waybills_shredded=shredded,
+                    shredded_at=now,
+                )
+            )
+        for key_id in ids:
+            self._sealers.pop(key_id, None)
+        self._purge_freed_pages()
+        return ShredResult(before=before, keys_destroyed=len(ids), waybills_shredded=shredded)
+
+    def _purge_freed_pages(self) -> None:
+        """Make destroyed key material leave the files, not just the tables."""
+        if self.engine.dialect.name == "sqlite":
+            raw = self.engine.raw_connection()  # outside any transaction, as SQLite requires
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        elif self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM FULL data_keys")
+
+    # -- reading without decrypting ----------------------------------------------------------
+
+    def find_by_phone(self, phone_text: str) -> list[str]:
+        """Waybill numbers whose recipient has this phone, matched by blind index."""
+        try:
+            index = self._indexer.phone_of_text(phone_text)
+        except InvalidPhone as exc:
+            raise BadInput(f"phone: not a Chinese mobile number ({exc})") from None
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(waybills.c.waybill_no).where(waybills.c.phone_bidx == index)
+            )
+            return [row.waybill_no for row in rows]
+
+    def at_rest(self, waybill_no: str) -> dict[str, object] | None:
+        """What the database holds for one waybill: the view a database dump gives."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(waybills, data_keys.c.key_day)
+                .join(data_keys, data_keys.c.key_id == waybills.c.key_id)
+                .where(waybills.c.waybill_no == waybill_no)
+            ).first()
+        if row is None:
+            return None
+        return {
+            key: (value.hex() if isinstance(value, bytes) else value)
+            for key, value in row._mapping.items()
+        }
+
+    def stats(self) -> dict[str, object]:
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(waybills)).scalar_one()
+            shredded = conn.execute(
+                sa.select(sa.func.count()).where(waybills.c.shredded_at.is_not(None))
+            ).scalar_one()
+            keys = conn.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.count(data_keys.c.destroyed_at),
+                    sa.func.min(data_keys.c.key_day),
+                    sa.func.max(data_keys.c.key_day),
+                    sa.func.max(data_keys.c.encryptions),
+                )
+            ).one()
+        return {
+            "waybills": total,
+            "live_waybills": total - shredded,
+            "shredded_waybills": shredded,
+            "data_keys": keys[0] - keys[1],
+            "destroyed_data_keys": keys[1],
+            "first_day": keys[2].isoformat() if keys[2] else None,
+            "last_day": keys[3].isoformat() if keys[3] else None,
+            "max_nonce_budget_used_ratio": round((keys[4] or 0) / self.nonce_budget, 6),
+            "retention_days": self.retention_days,
+        }
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _chunks(items: Iterable[Parsed], size: int) -> Iterator[list[Parsed]]:
+    chunk: list[Parsed] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _record_problems(
+    where: str, w: NewWaybill, seen: dict[str, str], horizon: date | None, oldest: date
+) -> list[Problem]:
+    problems = []
+    first = seen.setdefault(w.waybill_no, where)
+    if first != where:
+        problems.append(
+            Problem(where, "duplicate_waybill", f"waybill_no repeats the one at {first}")
+        )
+    day = carrier_day(w.created_at)
+    if horizon is not None and day < horizon:
+        problems.append(
+            Problem(
+                where,
+                "shredded_day",
+                f"created_at falls on {day.isoformat()}, a day already shredded",
+            )
+        )
+    elif day < oldest:
+        problems.append(
+            Problem(
+                where,
+                "past_retention",
+                f"created_at ({day.isoformat()}) is older than the retention period; "
+                "it would be shredded at once",
+            )
+        )
+    return problems
+
+
+def _already_stored(conn: sa.Connection, good: Sequence[tuple[str, NewWaybill]]) -> list[Problem]:
+    where_of = {w.waybill_no: where for where, w in good}
+    found: list[Problem] = []
+    numbers = list(where_of)
+    for start in range(0, len(numbers), 500):
+        part = numbers[start : start + 500]
+        for row in conn.execute(
+            sa.select(waybills.c.waybill_no).where(waybills.c.waybill_no.in_(part))
+        ):
+            found.append(
+                Problem(
+                    where_of[row.waybill_no],
+                    "duplicate_waybill",
+                    "waybill_no is already in the vault",
+                )
+            )
+    return found
+
+
+def _by_day(items: Iterable[NewWaybill]) -> dict[date, list[NewWaybill]]:
+    groups: dict[date, list[NewWaybill]] = defaultdict(list)
+    for w in items:
+        groups[carrier_day(w.created_at)].append(w)
+    return groups
+
+
+__all__ = ["PutResult", "ShredResult", "Vault"]
