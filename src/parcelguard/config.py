@@ -40,7 +40,9 @@ class Settings:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise BadInput(f"PARCELGUARD_WAYBILL_PATTERN: not a regular expression ({exc})") from None
+            raise BadInput(
+                f"PARCELGUARD_WAYBILL_PATTERN: not a regular expression ({exc})"
+            ) from None
         return cls(
             home=home,
             db_url=db_url,

@@ -37,7 +37,10 @@ MESSAGES: Mapping[str, Mapping[Lang, str]] = {
     "label.destroyed_data_keys": {"en": "destroyed data keys", "zh": "已销毁数据密钥"},
     "label.first_day": {"en": "first day", "zh": "最早日期"},
     "label.last_day": {"en": "last day", "zh": "最近日期"},
-    "label.max_nonce_budget_used_ratio": {"en": "nonce budget used (max)", "zh": "随机数预算使用率（最大）"},
+    "label.max_nonce_budget_used_ratio": {
+        "en": "nonce budget used (max)",
+        "zh": "随机数预算使用率（最大）",
+    },
     "label.retention_days": {"en": "retention (days)", "zh": "保留期（天）"},
 }
 

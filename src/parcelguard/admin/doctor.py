@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from parcelguard.admin.initialise import key_provider
 from parcelguard.config import Settings
 from parcelguard.core.errors import ParcelGuardError
-from parcelguard.storage import backend_name, connect_store, current_revision, head_revision
-from parcelguard.storage import redacted_url
+from parcelguard.storage import (
+    backend_name,
+    connect_store,
+    current_revision,
+    head_revision,
+    redacted_url,
+)
 from parcelguard.storage.schema import data_keys, index_keys
-from parcelguard.vault import keystore
+from parcelguard.vault import KeyProvider, keystore
 
 
 def doctor(settings: Settings) -> dict[str, object]:
-    from parcelguard.admin.initialise import key_provider
-
     problems: list[str] = []
     report: dict[str, object] = {
         "home": str(settings.home),
@@ -60,32 +64,43 @@ def doctor(settings: Settings) -> dict[str, object]:
             report["journal_mode"] = mode
             if mode != "wal":
                 problems.append(f"SQLite journal mode is {mode}, expected wal")
-        with engine.connect() as conn:
-            counts = conn.execute(
-                sa.select(sa.func.count(), sa.func.count(data_keys.c.destroyed_at))
-            ).one()
-            keys["data_keys"] = counts[0] - counts[1]
-            keys["destroyed_data_keys"] = counts[1]
-            kek_ids = {row[0] for row in conn.execute(sa.select(data_keys.c.kek_id).distinct())}
-            kek_ids |= {row[0] for row in conn.execute(sa.select(index_keys.c.kek_id))}
-            keys["index_key"] = "missing"
-            if provider is not None:
-                try:
-                    keystore.load_index_key(conn, provider)
-                    keys["index_key"] = "ok"
-                except ParcelGuardError as exc:
-                    keys["index_key"] = "unreadable"
-                    problems.append(exc.message)
-                foreign = sorted(kek_ids - {provider.kek_id})
-                if foreign:
-                    problems.append(
-                        f"the store holds keys wrapped by KEK(s) {', '.join(foreign)}, "
-                        f"but the configured KEK is {provider.kek_id}"
-                    )
+        _check_keys(engine, provider, keys, problems)
     finally:
         engine.dispose()
-    policies = sorted(p.name for p in settings.policy_dir.glob("*")) if settings.policy_dir.exists() else []
+    policies = (
+        sorted(p.name for p in settings.policy_dir.glob("*"))
+        if settings.policy_dir.exists()
+        else []
+    )
     report["policies"] = policies
     if not policies:
         problems.append(f"no policies in {settings.policy_dir}; run `parcelguard init`")
     return report
+
+
+def _check_keys(
+    engine: sa.Engine, provider: KeyProvider | None, keys: dict[str, object], problems: list[str]
+) -> None:
+    """Count keys and check that the configured KEK is the one that wrapped them."""
+    with engine.connect() as conn:
+        counts = conn.execute(
+            sa.select(sa.func.count(), sa.func.count(data_keys.c.destroyed_at))
+        ).one()
+        keys["data_keys"] = counts[0] - counts[1]
+        keys["destroyed_data_keys"] = counts[1]
+        kek_ids = {row[0] for row in conn.execute(sa.select(data_keys.c.kek_id).distinct())}
+        kek_ids |= {row[0] for row in conn.execute(sa.select(index_keys.c.kek_id))}
+        keys["index_key"] = "missing"
+        if provider is not None:
+            try:
+                keystore.load_index_key(conn, provider)
+                keys["index_key"] = "ok"
+            except ParcelGuardError as exc:
+                keys["index_key"] = "unreadable"
+                problems.append(exc.message)
+            foreign = sorted(kek_ids - {provider.kek_id})
+            if foreign:
+                problems.append(
+                    f"the store holds keys wrapped by KEK(s) {', '.join(foreign)}, "
+                    f"but the configured KEK is {provider.kek_id}"
+                )

@@ -14,8 +14,7 @@ from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import KeyError_
 from parcelguard.storage import backend_name, connect_store, current_revision, redacted_url, upgrade
 from parcelguard.storage.schema import data_keys, index_keys
-from parcelguard.vault import EnvironmentKek, KeyProvider, LocalKeyFile, Vault
-from parcelguard.vault import keystore
+from parcelguard.vault import EnvironmentKek, KeyProvider, LocalKeyFile, Vault, keystore
 from parcelguard.vault.keys import create_key_file
 
 

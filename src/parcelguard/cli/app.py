@@ -26,7 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-vault_app = typer.Typer(help="The encrypted vault of recipient data. 加密的收件人信息库。", no_args_is_help=True)
+vault_app = typer.Typer(
+    help="The encrypted vault of recipient data. 加密的收件人信息库。", no_args_is_help=True
+)
 app.add_typer(vault_app, name="vault")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]

@@ -19,8 +19,7 @@ from parcelguard.config import Settings
 from parcelguard.core.clock import CARRIER_TZ, today
 from parcelguard.core.waybill import NewWaybill
 from parcelguard.simulate.recipients import synthetic_waybills
-from parcelguard.vault import Vault
-from parcelguard.vault import keystore
+from parcelguard.vault import Vault, keystore
 
 DEMO_WAYBILLS = 3_000
 DEMO_DAYS = 3

@@ -38,7 +38,9 @@ def json_line(data: dict[str, object]) -> str:
 
 
 def finish(
-    json_mode: bool, action: Callable[[], dict[str, object]], render: Callable[[dict[str, object]], Render]
+    json_mode: bool,
+    action: Callable[[], dict[str, object]],
+    render: Callable[[dict[str, object]], Render],
 ) -> None:
     """Run ``action``; print its result as JSON or through ``render``; map errors to exits."""
     try:

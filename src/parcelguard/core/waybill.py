@@ -181,7 +181,11 @@ def _parse_created_at(
         bad("created_at", "malformed_time", "is not an ISO 8601 time")
         return None
     if moment.tzinfo is None:
-        bad("created_at", "naive_time", "has no UTC offset (write it like 2026-11-24T09:15:02+08:00)")
+        bad(
+            "created_at",
+            "naive_time",
+            "has no UTC offset (write it like 2026-11-24T09:15:02+08:00)",
+        )
         return None
     moment = moment.astimezone(UTC)
     if moment - now > rules.max_clock_skew:

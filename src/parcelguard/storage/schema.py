@@ -73,7 +73,9 @@ waybills = sa.Table(
     sa.Column("origin_site_id", sa.String(64), nullable=False),
     sa.Column("dest_site_id", sa.String(64), nullable=False),
     sa.Column("dest_adcode", sa.String(6), nullable=False),
-    sa.Column("key_id", sa.String(40), sa.ForeignKey("data_keys.key_id"), nullable=False, index=True),
+    sa.Column(
+        "key_id", sa.String(40), sa.ForeignKey("data_keys.key_id"), nullable=False, index=True
+    ),
     sa.Column("name_ct", sa.LargeBinary, nullable=True),
     sa.Column("phone_ct", sa.LargeBinary, nullable=True),
     sa.Column("address_ct", sa.LargeBinary, nullable=True),

@@ -92,44 +92,36 @@ def reserve(
             .limit(1)
         ).first()
         if current is None:
-            current = _create_data_key(conn, provider, day, now)
-        take = min(remaining, (budget - current.encryptions) // unit * unit)
+            key_id, wrapped, used = _create_data_key(conn, provider, day, now), None, 0
+        else:
+            key_id, wrapped, used = current.key_id, current.wrapped_key, current.encryptions
+        take = min(remaining, (budget - used) // unit * unit)
         updated = conn.execute(
             data_keys.update()
-            .where(
-                data_keys.c.key_id == current.key_id,
-                data_keys.c.encryptions + take <= budget,
-            )
+            .where(data_keys.c.key_id == key_id, data_keys.c.encryptions + take <= budget)
             .values(encryptions=data_keys.c.encryptions + take)
-        )
-        if updated.rowcount != 1:  # a concurrent writer spent it first; look again
+            .returning(data_keys.c.wrapped_key)
+        ).first()
+        if updated is None:  # a concurrent writer spent it first; look again
             continue
-        grants.append(Reservation(current.key_id, current.wrapped_key, take))
+        grants.append(Reservation(key_id, wrapped or updated.wrapped_key, take))
         remaining -= take
     return grants
 
 
-def _create_data_key(
-    conn: sa.Connection, provider: KeyProvider, day: date, now: datetime
-) -> sa.Row[tuple[str, bytes, int]]:
+def _create_data_key(conn: sa.Connection, provider: KeyProvider, day: date, now: datetime) -> str:
     key_id = f"dk-{day:%Y%m%d}-{secrets.token_hex(6)}"
-    wrapped = provider.wrap(new_key(), data_key_context(key_id))
     conn.execute(
         data_keys.insert().values(
             key_id=key_id,
             key_day=day,
             kek_id=provider.kek_id,
-            wrapped_key=wrapped,
+            wrapped_key=provider.wrap(new_key(), data_key_context(key_id)),
             encryptions=0,
             created_at=now,
         )
     )
-    row = conn.execute(
-        sa.select(data_keys.c.key_id, data_keys.c.wrapped_key, data_keys.c.encryptions).where(
-            data_keys.c.key_id == key_id
-        )
-    ).one()
-    return row
+    return key_id
 
 
 def shred_horizon(conn: sa.Connection) -> date | None:

@@ -113,13 +113,16 @@ def _csv_records(
         rows += 1
         where = f"{path}:{reader.line_num}"
         if len(row) != len(header):
-            yield where, [
-                Problem(
-                    where,
-                    "wrong_field_count",
-                    f"has {len(row)} fields, the header has {len(header)} (truncated row?)",
-                )
-            ]
+            yield (
+                where,
+                [
+                    Problem(
+                        where,
+                        "wrong_field_count",
+                        f"has {len(row)} fields, the header has {len(header)} (truncated row?)",
+                    )
+                ],
+            )
             continue
         yield where, parse_waybill(dict(zip(header, row, strict=True)), where, rules, now)
     if rows == 0:
@@ -138,9 +141,16 @@ def _jsonl_records(
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield where, [
-                Problem(where, "malformed_json", f"not valid JSON at column {exc.colno} (truncated?)")
-            ]
+            yield (
+                where,
+                [
+                    Problem(
+                        where,
+                        "malformed_json",
+                        f"not valid JSON at column {exc.colno} (truncated?)",
+                    )
+                ],
+            )
             continue
         if not isinstance(record, dict):
             yield where, [Problem(where, "not_an_object", "is not a JSON object")]

@@ -1,0 +1,68 @@
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from parcelguard.config import Settings
+from parcelguard.storage import connect_store, current_revision, head_revision
+from parcelguard.storage.schema import metadata
+
+
+def test_migrated_schema_matches_the_tables_the_code_queries(settings: Settings) -> None:
+    engine = connect_store(settings.db_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+    engine = connect_store(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    import pytest
+
+    from parcelguard.core.errors import StoreUnavailable
+
+    with pytest.raises(StoreUnavailable, match="127.0.0.1:1/nowhere: cannot connect"):
+        connect_store("postgresql+psycopg://postgres:secret@127.0.0.1:1/nowhere")
+
+
+def test_the_password_never_appears_in_the_error() -> None:
+    import pytest
+
+    from parcelguard.core.errors import StoreUnavailable
+
+    with pytest.raises(StoreUnavailable) as info:
+        connect_store("postgresql+psycopg://postgres:hunter2@127.0.0.1:1/nowhere")
+    assert "hunter2" not in info.value.message
+
+
+def test_bad_urls_are_bad_input() -> None:
+    import pytest
+
+    from parcelguard.core.errors import BadInput
+
+    with pytest.raises(BadInput, match="PARCELGUARD_DB"):
+        connect_store("not a url")
+    with pytest.raises(BadInput, match="unsupported backend"):
+        connect_store("nosuchdb://x/y")
+
+
+def test_tables_exist(settings: Settings) -> None:
+    engine = connect_store(settings.db_url)
+    try:
+        names = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"waybills", "data_keys", "index_keys", "shred_events"} <= names
