@@ -19,7 +19,7 @@ def test_migrated_schema_matches_the_tables_the_code_queries(settings: Settings)
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
-    engine = connect_store(f"sqlite:///{tmp_path / 'x.db'}")
+    engine = connect_store(f"sqlite:///{tmp_path / 'x.db'}", create=True)
     try:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -34,7 +34,7 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
 
     from parcelguard.core.errors import StoreUnavailable
 
-    with pytest.raises(StoreUnavailable, match="127.0.0.1:1/nowhere: cannot connect"):
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:1/nowhere: cannot connect"):
         connect_store("postgresql+psycopg://postgres:secret@127.0.0.1:1/nowhere")
 
 

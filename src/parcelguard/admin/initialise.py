@@ -60,7 +60,7 @@ def initialise(settings: Settings) -> InitReport:
     if not settings.home.exists():
         settings.home.mkdir(parents=True, mode=0o700)
         created.append("home")
-    engine = connect_store(settings.db_url)
+    engine = connect_store(settings.db_url, create=True)
     try:
         before = current_revision(engine)
         if settings.kek_env is None and not settings.kek_file.exists():

@@ -9,6 +9,7 @@ masked data, and an exception is no place for either.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,14 +27,19 @@ SQLITE_PRAGMAS = (
 )
 
 
-def connect_store(url: str) -> Engine:
-    """Create an engine for ``url`` and check that the database answers."""
+def connect_store(url: str, *, create: bool = False) -> Engine:
+    """Create an engine for ``url`` and check that the database answers.
+
+    An embedded SQLite file is only created when ``create`` is set (``parcelguard init``);
+    any other command on a missing file says to run init instead of making an empty store.
+    """
     try:
         parsed = sa.make_url(url)
     except ArgumentError:
         raise BadInput("PARCELGUARD_DB: not a database URL") from None
     try:
         if parsed.get_backend_name() == "sqlite":
+            _check_sqlite_file(parsed, create)
             engine = _sqlite_engine(parsed)
         else:
             engine = sa.create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
@@ -47,6 +53,18 @@ def connect_store(url: str) -> Engine:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
         raise StoreUnavailable(f"database {redacted_url(url)}: cannot connect ({reason})") from None
     return engine
+
+
+def _check_sqlite_file(url: sa.URL, create: bool) -> None:
+    if not url.database or url.database == ":memory:":
+        raise BadInput(
+            "PARCELGUARD_DB: an in-memory SQLite store would lose everything; give a file"
+        )
+    path = Path(url.database)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    elif not path.exists():
+        raise StoreUnavailable(f"no store at {path}; run `parcelguard init`")
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:

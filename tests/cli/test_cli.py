@@ -1,0 +1,127 @@
+"""The command line, driven in-process: JSON contract, exit codes, one-line errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from parcelguard.cli import app
+from tests.conftest import recent_waybills
+from tests.vault.test_sender_file import as_raw, csv_text
+
+runner = CliRunner()
+
+
+def invoke(env: dict[str, str], *args: str):
+    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def last_json(output: str) -> dict[str, object]:
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_init_then_put_then_stats_then_shred(env: dict[str, str], tmp_path: Path) -> None:
+    result = invoke(env, "init", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "schema" in last_json(result.stdout)["created"]  # type: ignore[operator]
+    batch = recent_waybills(30)
+    path = tmp_path / "waybills.csv"
+    path.write_text(csv_text([as_raw(w) for w in batch]), encoding="utf-8")
+
+    put = invoke(env, "vault", "put", str(path), "--json")
+    assert put.exit_code == 0, put.stderr
+    assert last_json(put.stdout)["waybills"] == 30
+
+    stats = last_json(invoke(env, "vault", "stats", "--json").stdout)
+    assert stats["waybills"] == 30
+    assert stats["data_keys"] >= 2  # type: ignore[operator]
+
+    from parcelguard.core.clock import today
+
+    shred = invoke(env, "vault", "shred", "--before", today().isoformat(), "--json")
+    assert shred.exit_code == 0, shred.stderr
+    shredded = last_json(shred.stdout)["waybills_shredded"]
+    assert 0 < shredded < 30  # type: ignore[operator]
+    stats = last_json(invoke(env, "vault", "stats", "--json").stdout)
+    assert stats["shredded_waybills"] == shredded
+
+
+def test_a_bad_file_exits_2_with_one_line_on_stderr(env: dict[str, str], tmp_path: Path) -> None:
+    invoke(env, "init")
+    batch = recent_waybills(3)
+    rows = [as_raw(w) for w in batch]
+    rows[2]["recipient_phone"] = "99"
+    path = tmp_path / "bad.csv"
+    path.write_text(csv_text(rows), encoding="utf-8")
+    result = invoke(env, "vault", "put", str(path), "--json")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"parcelguard: {path}:4: recipient_phone is not a Chinese")
+    error = last_json(result.stdout)
+    assert error["ok"] is False
+    assert error["error"]["problems"][0]["code"] == "invalid_phone"  # type: ignore[index]
+    assert "Traceback" not in result.stderr + result.stdout
+    for w in batch:
+        assert w.recipient_name not in result.stderr + result.stdout
+
+
+def test_a_bad_date_is_bad_input(env: dict[str, str]) -> None:
+    invoke(env, "init")
+    result = invoke(env, "vault", "shred", "--before", "2026-02-30")
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip() == "parcelguard: --before 2026-02-30: not a date (write YYYY-MM-DD)"
+    )
+
+
+def test_an_uninitialised_store_fails_with_advice(env: dict[str, str]) -> None:
+    result = invoke(env, "vault", "stats")
+    assert result.exit_code == 1
+    assert "run `parcelguard init`" in result.stderr
+
+
+def test_doctor_json(env: dict[str, str]) -> None:
+    invoke(env, "init")
+    report = last_json(invoke(env, "doctor", "--json").stdout)
+    assert report["problems"] == []
+    assert report["keys"]["index_key"] == "ok"  # type: ignore[index]
+
+
+def test_an_unreachable_database_exits_1(tmp_path: Path, kek: str) -> None:
+    env = {
+        "PARCELGUARD_HOME": str(tmp_path),
+        "PARCELGUARD_DB": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+        "PARCELGUARD_KEK": kek,
+    }
+    result = invoke(env, "vault", "stats", "--json")
+    assert result.exit_code == 1
+    assert "cannot connect" in result.stderr
+    assert last_json(result.stdout)["error"]["code"] == "store_unavailable"  # type: ignore[index]
+
+
+def test_a_bad_environment_variable_is_named(tmp_path: Path) -> None:
+    env = {"PARCELGUARD_HOME": str(tmp_path), "PARCELGUARD_RETENTION_DAYS": "ninety"}
+    result = invoke(env, "vault", "stats")
+    assert result.exit_code == 2
+    assert "PARCELGUARD_RETENTION_DAYS" in result.stderr
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
+    result = invoke(env, "demo", "--no-serve", "--json", "--lang", lang)
+    assert result.exit_code == 0, result.stderr
+    summary = last_json(result.stdout)
+    assert summary["chapter"] == "vault"
+    assert summary["put"]["waybills"] > 0  # type: ignore[index]
+    assert summary["shred"]["keys_destroyed"] >= 1  # type: ignore[index]
+    assert summary["blind_index_matches"] >= 1  # type: ignore[operator]
+    if env["PARCELGUARD_DB"].startswith("sqlite"):
+        assert summary["plaintext_found_in_files"] == 0
+
+
+def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
+    result = invoke(env, "demo", "--no-serve", "--lang", "zh")
+    assert result.exit_code == 0
+    assert "数据保险库" in result.stdout
+    assert "粉碎" in result.stdout
