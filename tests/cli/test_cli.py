@@ -125,3 +125,19 @@ def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
     assert result.exit_code == 0
     assert "数据保险库" in result.stdout
     assert "粉碎" in result.stdout
+
+
+def test_every_command_names_a_bad_environment_variable(tmp_path: Path) -> None:
+    env = {"PARCELGUARD_HOME": str(tmp_path), "PARCELGUARD_NONCE_BUDGET": "-1"}
+    path = tmp_path / "x.csv"
+    path.write_text("x\n", encoding="utf-8")
+    for args in (
+        ["init"],
+        ["doctor"],
+        ["vault", "put", str(path)],
+        ["vault", "shred"],
+        ["demo", "--no-serve"],
+    ):
+        result = invoke(env, *args)
+        assert result.exit_code == 2, args
+        assert "PARCELGUARD_NONCE_BUDGET: must be positive" in result.stderr, args

@@ -104,11 +104,10 @@ def vault_put(
 ) -> None:
     """Encrypt and store a sender system's waybills; all or nothing. 加密存入运单。"""
     language = pick_language(lang)
-    settings = Settings.from_env()
 
     def action() -> dict[str, object]:
-        vault = open_vault(settings)
-        try:
+        settings = Settings.from_env()
+        with open_vault(settings) as vault:
             size = file.stat().st_size if file.is_file() else 0
             show = not json_mode and stderr_is_terminal()
             with Progress(
@@ -124,8 +123,6 @@ def vault_put(
                     file, settings.rules, utc_now(), lambda n: bar.advance(task, n)
                 )
                 return {"file": str(file), **vault.put_parsed(parsed).as_dict()}
-        finally:
-            vault.close()
 
     def render(result: dict[str, object]) -> Render:
         return lambda console: console.print(t("put.done", language, **result))
@@ -139,11 +136,8 @@ def vault_stats(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
     language = pick_language(lang)
 
     def action() -> dict[str, object]:
-        vault = open_vault(Settings.from_env())
-        try:
+        with open_vault(Settings.from_env()) as vault:
             return vault.stats()
-        finally:
-            vault.close()
 
     finish(json_mode, action, lambda result: _table(t("stats.title", language), result, language))
 
@@ -166,11 +160,8 @@ def vault_shred(
 
     def action() -> dict[str, object]:
         day = _parse_day("--before", before) if before is not None else None
-        vault = open_vault(Settings.from_env())
-        try:
+        with open_vault(Settings.from_env()) as vault:
             return vault.shred(day).as_dict()
-        finally:
-            vault.close()
 
     def render(result: dict[str, object]) -> Render:
         return lambda console: console.print(t("shred.done", language, **result))

@@ -82,11 +82,8 @@ def run_demo(settings: Settings, lang: str, *, quiet: bool, serve: bool) -> dict
     report = initialise(settings)
     console.print(f"   {report.database}  kek={report.kek_id}  created={report.created or '-'}")
 
-    vault = open_vault(settings)
-    try:
+    with open_vault(settings) as vault:
         return _story(console, lang, settings, vault)
-    finally:
-        vault.close()
 
 
 def _story(console: Console, lang: str, settings: Settings, vault: Vault) -> dict[str, object]:

@@ -308,6 +308,12 @@ class Vault:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 def _chunks(items: Iterable[Parsed], size: int) -> Iterator[list[Parsed]]:
     chunk: list[Parsed] = []
