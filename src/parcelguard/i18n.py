@@ -45,6 +45,44 @@ MESSAGES: Mapping[str, Mapping[Lang, str]] = {
 }
 
 
+# Chinese glosses of error and problem codes, appended to the one-line error in zh mode so the
+# English line (stable, searchable) and a Chinese reading travel together.
+ERROR_GLOSSES_ZH: Mapping[str, str] = {
+    "failure": "操作失败",
+    "bad_input": "输入有误",
+    "bad_records": "批次中有错误记录，未写入任何数据",
+    "store_unavailable": "数据库不可用",
+    "key_problem": "密钥有问题",
+    "internal_error": "内部错误",
+    "interrupted": "已中断，未写入半截数据",
+    "missing": "缺少必填字段",
+    "not_text": "字段必须是文本",
+    "too_long": "字段过长",
+    "malformed_waybill_no": "运单号格式不符",
+    "malformed_id": "编号格式不符",
+    "unknown_category": "未知的品类",
+    "malformed_adcode": "行政区划代码应为6位数字",
+    "unknown_adcode": "行政区划代码的省级前缀不存在",
+    "malformed_time": "时间格式不符（ISO 8601）",
+    "naive_time": "时间缺少时区偏移",
+    "future_time": "时间在未来（寄件方时钟偏差？）",
+    "invalid_name": "姓名无效",
+    "invalid_phone": "不是有效的中国大陆手机号",
+    "duplicate_waybill": "运单号重复",
+    "shredded_day": "该日期的数据已粉碎",
+    "past_retention": "已超过保留期",
+    "malformed_csv": "CSV 格式错误",
+    "wrong_field_count": "字段数与表头不符（行被截断？）",
+    "malformed_json": "JSON 格式错误（行被截断？）",
+    "not_an_object": "不是 JSON 对象",
+}
+
+
+def gloss(code: str, lang: Lang) -> str | None:
+    """A Chinese reading of an error code, or None in English or for unknown codes."""
+    return ERROR_GLOSSES_ZH.get(code) if lang == "zh" else None
+
+
 def pick_language(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Lang:
     env = os.environ if env is None else env
     for candidate in (explicit, env.get("PARCELGUARD_LANG")):

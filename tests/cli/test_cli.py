@@ -141,3 +141,16 @@ def test_every_command_names_a_bad_environment_variable(tmp_path: Path) -> None:
         result = invoke(env, *args)
         assert result.exit_code == 2, args
         assert "PARCELGUARD_NONCE_BUDGET: must be positive" in result.stderr, args
+
+
+def test_errors_carry_a_chinese_reading_in_zh(env: dict[str, str], tmp_path: Path) -> None:
+    invoke(env, "init")
+    rows = [as_raw(w) for w in recent_waybills(2)]
+    rows[1]["recipient_phone"] = "99"
+    path = tmp_path / "bad.csv"
+    path.write_text(csv_text(rows), encoding="utf-8")
+    result = invoke(env, "vault", "put", str(path), "--lang", "zh")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "recipient_phone is not a Chinese mobile number" in result.stderr
+    assert "不是有效的中国大陆手机号" in result.stderr

@@ -64,7 +64,7 @@ def init_command(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
 
         return show
 
-    finish(json_mode, lambda: initialise(Settings.from_env()).as_dict(), render)
+    finish(json_mode, lambda: initialise(Settings.from_env()).as_dict(), render, language)
 
 
 @app.command("doctor")
@@ -91,7 +91,7 @@ def doctor_command(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
 
         return show
 
-    finish(json_mode, action, render)
+    finish(json_mode, action, render, language)
     if report.get("problems"):
         raise typer.Exit(1)
 
@@ -127,7 +127,7 @@ def vault_put(
     def render(result: dict[str, object]) -> Render:
         return lambda console: console.print(t("put.done", language, **result))
 
-    finish(json_mode, action, render)
+    finish(json_mode, action, render, language)
 
 
 @vault_app.command("stats")
@@ -139,7 +139,12 @@ def vault_stats(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
         with open_vault(Settings.from_env()) as vault:
             return vault.stats()
 
-    finish(json_mode, action, lambda result: _table(t("stats.title", language), result, language))
+    finish(
+        json_mode,
+        action,
+        lambda result: _table(t("stats.title", language), result, language),
+        language,
+    )
 
 
 @vault_app.command("shred")
@@ -166,7 +171,7 @@ def vault_shred(
     def render(result: dict[str, object]) -> Render:
         return lambda console: console.print(t("shred.done", language, **result))
 
-    finish(json_mode, action, render)
+    finish(json_mode, action, render, language)
 
 
 @app.command("demo")
@@ -185,6 +190,7 @@ def demo_command(
         json_mode,
         lambda: run_demo(Settings.from_env(), language, quiet=json_mode, serve=not no_serve),
         lambda result: lambda console: None,
+        language,
     )
 
 

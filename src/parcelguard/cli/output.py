@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from parcelguard.core.errors import ParcelGuardError
+from parcelguard.i18n import gloss
 
 Render = Callable[[Console], None]
 
@@ -41,14 +42,16 @@ def finish(
     json_mode: bool,
     action: Callable[[], dict[str, object]],
     render: Callable[[dict[str, object]], Render],
+    lang: str = "en",
 ) -> None:
     """Run ``action``; print its result as JSON or through ``render``; map errors to exits."""
     try:
         result = action()
     except ParcelGuardError as exc:
-        fail(json_mode, exc.message, exc.exit_code, exc.as_dict())
+        fail(json_mode, exc.message, exc.exit_code, exc.as_dict(), gloss(exc.detail_code, lang))
     except KeyboardInterrupt:
-        fail(json_mode, "interrupted; nothing was half-written", 130, {"code": "interrupted"})
+        message = "interrupted; nothing was half-written"
+        fail(json_mode, message, 130, {"code": "interrupted"}, gloss("interrupted", lang))
     except Exception as exc:
         if os.environ.get("PARCELGUARD_DEBUG"):
             raise
@@ -57,6 +60,7 @@ def finish(
             f"internal error ({type(exc).__name__}); rerun with PARCELGUARD_DEBUG=1 for details",
             1,
             {"code": "internal_error", "type": type(exc).__name__},
+            gloss("internal_error", lang),
         )
     if json_mode:
         print(json_line({"ok": True, **result}))
@@ -64,9 +68,16 @@ def finish(
         render(result)(stdout)
 
 
-def fail(json_mode: bool, message: str, code: int, error: dict[str, object]) -> None:
+def fail(
+    json_mode: bool,
+    message: str,
+    code: int,
+    error: dict[str, object],
+    chinese: str | None = None,
+) -> None:
     one_line = " ".join(message.split())
-    print(f"parcelguard: {one_line}", file=sys.stderr)
+    suffix = f" （{chinese}）" if chinese else ""
+    print(f"parcelguard: {one_line}{suffix}", file=sys.stderr)
     if json_mode:
         print(json_line({"ok": False, "error": error}))
     raise typer.Exit(code)

@@ -22,6 +22,11 @@ class ParcelGuardError(Exception):
         if code is not None:
             self.code = code
 
+    @property
+    def detail_code(self) -> str:
+        """The most specific code for this error (the first problem's, for a bad batch)."""
+        return self.code
+
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message}
 
@@ -59,6 +64,10 @@ class BadRecords(BadInput):
         more = self.total - 1
         suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""
         super().__init__(first + suffix + "; nothing was written")
+
+    @property
+    def detail_code(self) -> str:
+        return self.problems[0].code
 
     def as_dict(self) -> dict[str, object]:
         return {
