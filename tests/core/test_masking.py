@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from parcelguard.core.masking import mask_address, mask_name, mask_phone
 
@@ -47,3 +49,28 @@ def test_an_address_without_a_unit_still_hides_its_tail() -> None:
     assert masked.endswith("****")
     assert address not in masked
     assert address[-4:] not in masked
+
+
+HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
+
+
+@given(st.text(alphabet=HAN, min_size=1, max_size=8))
+def test_every_name_mask_hides_a_character_and_keeps_the_length(name: str) -> None:
+    masked = mask_name(name)
+    assert len(masked) == len(name)
+    assert "*" in masked
+    assert masked != name
+
+
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_every_phone_mask_hides_exactly_six_digits(phone: str) -> None:
+    masked = mask_phone(phone)
+    assert masked.count("*") == 6
+    assert sum(ch.isdigit() for ch in masked) == 5
+
+
+@given(st.text(alphabet=HAN | st.sampled_from("0123456789号栋单元室-"), min_size=2, max_size=60))
+def test_no_address_survives_its_mask(address: str) -> None:
+    masked = mask_address(address)
+    assert masked.endswith("****")
+    assert address.strip() not in masked or len(address.strip()) < 2
