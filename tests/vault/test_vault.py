@@ -269,3 +269,45 @@ def test_stats_on_an_empty_vault(vault: Vault) -> None:
     stats = vault.stats()
     assert stats["waybills"] == 0
     assert stats["first_day"] is None
+
+
+def test_name_and_phone_match_together_through_the_phone_index(vault: Vault) -> None:
+    batch = recent_waybills(30)
+    vault.put(batch)
+    w = batch[5]
+    assert vault.find_by_name_phone(f" {w.recipient_name} ", f"+86{w.recipient_phone}") == [
+        x.waybill_no
+        for x in batch
+        if (x.recipient_name, x.recipient_phone) == (w.recipient_name, w.recipient_phone)
+    ]
+    assert vault.find_by_name_phone("某某某", w.recipient_phone) == []
+
+
+def test_readers_do_not_wait_for_a_writer(vault: Vault) -> None:
+    import time
+
+    from parcelguard.storage import begin_write
+
+    (w,) = recent_waybills(1)
+    vault.put([w])
+    with begin_write(vault.engine) as conn:  # hold the write lock
+        conn.execute(waybills.update().values(category="other"))
+        started = time.perf_counter()
+        assert vault.find_by_phone(w.recipient_phone) == [w.waybill_no]
+        assert vault.stats()["waybills"] == 1
+        assert time.perf_counter() - started < 1.0
+
+
+def test_blind_indexes_are_standard_hmac_sha256() -> None:
+    import hmac
+    import os
+
+    from parcelguard.vault.blind_index import BlindIndexer
+
+    key = os.urandom(32)
+    indexer = BlindIndexer(key)
+    assert indexer.phone("13812345678") == hmac.digest(key, b"phone\x0013812345678", "sha256")[:16]
+    assert (
+        indexer.name_phone("王五", "13812345678")
+        == hmac.digest(key, "name+phone\x00王五\x0013812345678".encode(), "sha256")[:16]
+    )

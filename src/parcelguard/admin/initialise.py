@@ -12,7 +12,14 @@ import sqlalchemy as sa
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import KeyError_
-from parcelguard.storage import backend_name, connect_store, current_revision, redacted_url, upgrade
+from parcelguard.storage import (
+    backend_name,
+    begin_write,
+    connect_store,
+    current_revision,
+    redacted_url,
+    upgrade,
+)
 from parcelguard.storage.schema import data_keys, index_keys
 from parcelguard.vault import EnvironmentKek, KeyProvider, LocalKeyFile, Vault, keystore
 from parcelguard.vault.keys import create_key_file
@@ -72,7 +79,7 @@ def initialise(settings: Settings) -> InitReport:
         after = current_revision(engine)
         if after != before:
             created.append("schema")
-        with engine.begin() as conn:
+        with begin_write(engine) as conn:
             if keystore.ensure_index_key(conn, provider, utc_now()):
                 created.append("blind_index_key")
             keystore.load_index_key(conn, provider)  # the KEK must open what the store holds

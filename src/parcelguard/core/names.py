@@ -15,6 +15,8 @@ COMPOUND_SURNAMES: frozenset[str] = frozenset(
 )
 
 _SPACES = re.compile(r"\s+")
+# Most names are a few CJK unified ideographs, already in normal form: skip the work.
+_PLAIN_HAN = re.compile(r"[\u4e00-\u9fff]{1,16}")
 
 
 class InvalidName(ValueError):
@@ -27,6 +29,8 @@ def normalise_name(text: str) -> str:
     NFKC folds full-width letters; whitespace goes (people type "王 五"); the interpunct of
     minority and foreign names is unified to U+00B7; Latin letters are case-folded.
     """
+    if _PLAIN_HAN.fullmatch(text):
+        return text
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.replace("•", "·").replace("・", "·").replace("．", "·")
     folded = _SPACES.sub("", folded).casefold()

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from parcelguard.storage.engine import begin_write
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -22,7 +24,7 @@ def _config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` in one transaction (idempotent)."""
     config = _config()
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 

@@ -8,9 +8,10 @@ nothing, and every problem is reported with where it is, never with what it cont
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NoReturn
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -19,15 +20,17 @@ from sqlalchemy.exc import IntegrityError
 
 from parcelguard.core.clock import carrier_day, utc_now
 from parcelguard.core.errors import BadInput, BadRecords, Problem, StoreUnavailable
+from parcelguard.core.names import InvalidName
 from parcelguard.core.phone import InvalidPhone
 from parcelguard.core.waybill import NewWaybill
-from parcelguard.storage import connect_store, current_revision, head_revision
+from parcelguard.storage import begin_write, connect_store, current_revision, head_revision
+from parcelguard.storage.bulk import datetime_stamp, gc_paused, insert_rows, insert_sql
 from parcelguard.storage.schema import data_keys, shred_events, waybills
 from parcelguard.vault import keystore
 from parcelguard.vault.blind_index import BlindIndexer
 from parcelguard.vault.fields import data_key_context
 from parcelguard.vault.keys import KeyProvider
-from parcelguard.vault.rows import build_rows
+from parcelguard.vault.rows import ROW_COLUMNS, Row, Stamp, build_rows
 from parcelguard.vault.sealing import FieldSealer
 
 ENCRYPTIONS_PER_WAYBILL = 3
@@ -122,72 +125,102 @@ class Vault:
         return self.put_parsed((f"waybill #{i}", w) for i, w in enumerate(batch, start=1))
 
     def put_parsed(self, parsed: Iterable[Parsed]) -> PutResult:
-        """Store already-parsed records (from a file); one transaction, all or nothing."""
+        """Store already-parsed records (from a file); one transaction, all or nothing.
+
+        Records stream through in chunks (a file of millions never sits in memory); each
+        chunk reserves its nonces, is sealed, and goes to the driver in one ``executemany``.
+        """
         now = self._clock()
         problems = _Problems()
         seen: dict[str, str] = {}
         written, days, keys_used = 0, set[date](), set[str]()
-        with self.engine.begin() as conn:
-            horizon = keystore.shred_horizon(conn)
-            oldest = carrier_day(now) - timedelta(days=self.retention_days)
-            for chunk in _chunks(parsed, CHUNK):
-                good: list[tuple[str, NewWaybill]] = []
-                for where, item in chunk:
-                    if isinstance(item, list):
-                        problems.add(item)
-                        continue
-                    problems.add(_record_problems(where, item, seen, horizon, oldest))
-                    good.append((where, item))
-                problems.add(_already_stored(conn, good))
+        try:
+            with gc_paused(), begin_write(self.engine) as conn:
+                horizon = keystore.shred_horizon(conn)
+                oldest = carrier_day(now) - timedelta(days=self.retention_days)
+                stamp = datetime_stamp(conn)
+                sql = insert_sql(conn, waybills, ROW_COLUMNS)
+                for chunk in _chunks(parsed, CHUNK):
+                    groups: dict[date, list[NewWaybill]] = defaultdict(list)
+                    for where, item in chunk:
+                        if isinstance(item, list):
+                            problems.add(item)
+                            continue
+                        day = carrier_day(item.created_at)
+                        found = _record_problems(where, item, day, seen, horizon, oldest)
+                        if found:
+                            problems.add(found)
+                        groups[day].append(item)
+                    if problems.total:
+                        continue  # keep validating to report every problem, but write nothing
+                    grants = {
+                        day: self._reserve(conn, day, len(group), now)
+                        for day, group in groups.items()
+                    }
+                    insert_rows(conn, sql, self._seal_chunk(groups, grants, stamp))
+                    days.update(grants)
+                    keys_used.update(g.key_id for gs in grants.values() for g in gs)
+                    written += sum(map(len, groups.values()))
                 if problems.total:
-                    continue  # keep validating to report every problem, but write nothing
-                for day, group in _by_day(w for _, w in good).items():
-                    keys_used.update(self._write_day(conn, day, group, now))
-                    days.add(day)
-                written += len(good)
-            if problems.total:
-                raise BadRecords(problems.kept, total=problems.total)
-            if not written:
-                raise BadInput("the batch holds no waybills")
+                    raise BadRecords(problems.kept, total=problems.total)
+                if not written:
+                    raise BadInput("the batch holds no waybills")
+        except IntegrityError:
+            # The primary key caught a waybill that is already stored (checking up front costs
+            # a query per chunk on every put); the transaction is rolled back, so look up which.
+            self._raise_already_stored(seen)
         return PutResult(waybills=written, days=len(days), data_keys_used=len(keys_used))
 
-    def _write_day(
-        self, conn: sa.Connection, day: date, group: list[NewWaybill], now: datetime
-    ) -> list[str]:
-        grants = keystore.reserve(
+    def _raise_already_stored(self, seen: dict[str, str]) -> NoReturn:
+        with self.engine.connect() as conn:
+            found = _already_stored(conn, seen)
+        if found:
+            found.sort(key=lambda problem: _natural(problem.where))
+            raise BadRecords(found[:MAX_REPORTED_PROBLEMS], total=len(found))
+        raise BadInput(
+            "a waybill of this batch was being stored by a concurrent writer; nothing was written"
+        )
+
+    def _reserve(
+        self, conn: sa.Connection, day: date, count: int, now: datetime
+    ) -> list[keystore.Reservation]:
+        return keystore.reserve(
             conn,
             self.provider,
             day,
-            len(group) * ENCRYPTIONS_PER_WAYBILL,
+            count * ENCRYPTIONS_PER_WAYBILL,
             self.nonce_budget,
             now,
             unit=ENCRYPTIONS_PER_WAYBILL,
         )
-        start, used = 0, []
-        for grant in grants:
-            count = grant.count // ENCRYPTIONS_PER_WAYBILL
-            rows = build_rows(
-                group[start : start + count],
-                grant.key_id,
-                self._sealer(grant.key_id, grant.wrapped),
-                self._indexer.phone,
-                self._indexer.name_phone,
-            )
-            try:
-                conn.execute(waybills.insert(), rows)
-            except IntegrityError:
-                raise BadInput(
-                    "a waybill of this batch was stored by a concurrent writer; nothing was written"
-                ) from None
-            start += count
-            used.append(grant.key_id)
-        return used
+
+    def _seal_chunk(
+        self,
+        groups: dict[date, list[NewWaybill]],
+        grants: dict[date, list[keystore.Reservation]],
+        stamp: Stamp,
+    ) -> list[Row]:
+        rows: list[Row] = []
+        for day, group in groups.items():
+            start = 0
+            for grant in grants[day]:
+                count = grant.count // ENCRYPTIONS_PER_WAYBILL
+                rows += build_rows(
+                    group[start : start + count],
+                    grant.key_id,
+                    self._sealer(grant.key_id, grant.wrapped),
+                    self._indexer.phone,
+                    self._indexer.name_phone,
+                    stamp,
+                )
+                start += count
+        return rows
 
     def _sealer(self, key_id: str, wrapped: bytes) -> FieldSealer:
         sealer = self._sealers.get(key_id)
         if sealer is None:
             material = self.provider.unwrap(wrapped, data_key_context(key_id))
-            sealer = self._sealers[key_id] = FieldSealer(AESGCM(material))
+            sealer = self._sealers[key_id] = FieldSealer(AESGCM(material), key_id)
         return sealer
 
     # -- retention -------------------------------------------------------------------------
@@ -205,7 +238,7 @@ class Vault:
                 f"--before {before.isoformat()}: is after today ({carrier_day(now).isoformat()}); "
                 "today's keys are in use and the future holds no data"
             )
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             ids = keystore.destroy_before(conn, before, now)
             shredded = 0
             if ids:
@@ -260,6 +293,23 @@ class Vault:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(waybills.c.waybill_no).where(waybills.c.phone_bidx == index)
+            )
+            return [row.waybill_no for row in rows]
+
+    def find_by_name_phone(self, name_text: str, phone_text: str) -> list[str]:
+        """Waybill numbers whose recipient has this name and phone, matched by blind index."""
+        try:
+            index = self._indexer.name_phone_of_text(name_text, phone_text)
+            phone_index = self._indexer.phone_of_text(phone_text)
+        except InvalidPhone as exc:
+            raise BadInput(f"phone: not a Chinese mobile number ({exc})") from None
+        except InvalidName as exc:
+            raise BadInput(f"name: not a name ({exc})") from None
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(waybills.c.waybill_no).where(
+                    waybills.c.phone_bidx == phone_index, waybills.c.name_phone_bidx == index
+                )
             )
             return [row.waybill_no for row in rows]
 
@@ -327,15 +377,22 @@ def _chunks(items: Iterable[Parsed], size: int) -> Iterator[list[Parsed]]:
 
 
 def _record_problems(
-    where: str, w: NewWaybill, seen: dict[str, str], horizon: date | None, oldest: date
-) -> list[Problem]:
-    problems = []
+    where: str,
+    w: NewWaybill,
+    day: date,
+    seen: dict[str, str],
+    horizon: date | None,
+    oldest: date,
+) -> list[Problem] | None:
+    """Problems only the batch or the store can reveal; None (no allocation) when clean."""
     first = seen.setdefault(w.waybill_no, where)
+    if first == where and day >= oldest and (horizon is None or day >= horizon):
+        return None
+    problems = []
     if first != where:
         problems.append(
             Problem(where, "duplicate_waybill", f"waybill_no repeats the one at {first}")
         )
-    day = carrier_day(w.created_at)
     if horizon is not None and day < horizon:
         problems.append(
             Problem(
@@ -356,8 +413,13 @@ def _record_problems(
     return problems
 
 
-def _already_stored(conn: sa.Connection, good: Sequence[tuple[str, NewWaybill]]) -> list[Problem]:
-    where_of = {w.waybill_no: where for where, w in good}
+def _natural(where: str) -> tuple[str, int]:
+    """Sort ``file:12`` before ``file:100`` and ``waybill #2`` before ``waybill #10``."""
+    head, _, tail = where.rpartition(":") if ":" in where else where.rpartition("#")
+    return (head, int(tail)) if tail.isdigit() else (where, 0)
+
+
+def _already_stored(conn: sa.Connection, where_of: dict[str, str]) -> list[Problem]:
     found: list[Problem] = []
     numbers = list(where_of)
     for start in range(0, len(numbers), 500):
@@ -373,13 +435,3 @@ def _already_stored(conn: sa.Connection, good: Sequence[tuple[str, NewWaybill]])
                 )
             )
     return found
-
-
-def _by_day(items: Iterable[NewWaybill]) -> dict[date, list[NewWaybill]]:
-    groups: dict[date, list[NewWaybill]] = defaultdict(list)
-    for w in items:
-        groups[carrier_day(w.created_at)].append(w)
-    return groups
-
-
-__all__ = ["PutResult", "ShredResult", "Vault"]

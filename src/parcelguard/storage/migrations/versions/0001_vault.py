@@ -58,7 +58,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_waybills_key_id", "waybills", ["key_id"])
     op.create_index("ix_waybills_phone_bidx", "waybills", ["phone_bidx"])
-    op.create_index("ix_waybills_name_phone_bidx", "waybills", ["name_phone_bidx"])
     op.create_table(
         "shred_events",
         sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
