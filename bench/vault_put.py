@@ -30,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -192,16 +193,33 @@ def compare_puts(
     label: str,
     prefix: str,
     batch: list[NewWaybill],
-    vault_settings: Settings,
-    plain_settings: Settings,
+    store: Callable[[str], Settings],
     figures: Figures,
-) -> None:
+    repeat: int,
+) -> tuple[Settings, Settings]:
+    """Alternate baseline and vault puts ``repeat`` times on fresh stores; compare medians.
+
+    The machine is shared and its speed drifts within a run; alternating the two and taking
+    medians keeps the drift out of the ratio.
+    """
     n = len(batch)
-    plain_s = time_plain_put(plain_settings, batch)
-    say(f"{label} plaintext baseline: {n:,} rows in {plain_s:.2f} s = {rate(n, plain_s):,.0f}/s")
-    put_s = time_vault_put(vault_settings, batch)
+    plain_times, put_times = [], []
+    stores: tuple[Settings, Settings] | None = None
+    for i in range(repeat):
+        plain_settings, vault_settings = store(f"plain-{i}"), store(f"vault-{i}")
+        plain_times.append(time_plain_put(plain_settings, batch))
+        put_times.append(time_vault_put(vault_settings, batch))
+        say(
+            f"{label} round {i + 1}: plaintext {rate(n, plain_times[-1]):,.0f}/s, "
+            f"Vault.put {rate(n, put_times[-1]):,.0f}/s"
+        )
+        stores = (vault_settings, plain_settings)
+    plain_s, put_s = statistics.median(plain_times), statistics.median(put_times)
     per_s, ratio = rate(n, put_s), put_s / plain_s
-    say(f"{label} Vault.put:          {n:,} waybills in {put_s:.2f} s = {per_s:,.0f}/s")
+    say(
+        f"{label} plaintext baseline: {n:,} rows, median {plain_s:.2f} s = {rate(n, plain_s):,.0f}/s"
+    )
+    say(f"{label} Vault.put:          {n:,} waybills, median {put_s:.2f} s = {per_s:,.0f}/s")
     say(
         f"{label} encrypted / plaintext time: {ratio:.2f} "
         f"(target <= {TARGET_PUT_RATIO}: {mark(ratio <= TARGET_PUT_RATIO)})"
@@ -211,14 +229,21 @@ def compare_puts(
     figures[f"{prefix}_plain_put_per_s"] = round(rate(n, plain_s))
     figures[f"{prefix}_plain_put_s"] = round(plain_s, 3)
     figures[f"{prefix}_put_vs_plain_ratio"] = round(ratio, 3)
+    assert stores is not None
+    return stores
 
 
-def bench_sqlite_put(root: Path, n: int, figures: Figures) -> None:
-    say(f"\n== put on SQLite, N = {n:,}")
+def bench_sqlite_put(root: Path, n: int, figures: Figures, repeat: int) -> None:
+    say(f"\n== put on SQLite, N = {n:,}, {repeat} alternating rounds")
     batch = make_batch(n, seed=1)
-    vault_settings = fresh_store(root / "sqlite-vault")
-    plain_settings = fresh_store(root / "sqlite-plain")
-    compare_puts("sqlite", "sqlite", batch, vault_settings, plain_settings, figures)
+    vault_settings, plain_settings = compare_puts(
+        "sqlite",
+        "sqlite",
+        batch,
+        lambda name: fresh_store(root / f"sqlite-{name}"),
+        figures,
+        repeat,
+    )
     per_s = figures["sqlite_put_per_s"]
     say(f"sqlite put rate target >= {TARGET_PUT_PER_S:,.0f}/s: {mark(per_s >= TARGET_PUT_PER_S)}")
     vault_mib = sqlite_file_mib(vault_settings.db_url)
@@ -229,9 +254,9 @@ def bench_sqlite_put(root: Path, n: int, figures: Figures) -> None:
 
 
 def bench_postgres_put(
-    root: Path, n: int, base_url: str, figures: Figures, *, required: bool
+    root: Path, n: int, base_url: str, figures: Figures, *, required: bool, repeat: int
 ) -> None:
-    say(f"\n== put on PostgreSQL, N = {n:,}")
+    say(f"\n== put on PostgreSQL, N = {n:,}, {repeat} alternating rounds")
     admin_url = sa.make_url(base_url).update_query_dict({"connect_timeout": "5"})
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -247,18 +272,18 @@ def bench_postgres_put(
         say(f"note: PostgreSQL at {base_url} is unreachable ({reason}); skipping it")
         return
     say(f"PostgreSQL {version}")
-    schemas = [f"bench_{secrets.token_hex(6)}" for _ in range(2)]
+    schemas: list[str] = []
+
+    def store(name: str) -> Settings:
+        schema = f"bench_{secrets.token_hex(6)}"
+        schemas.append(schema)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        url = sa.make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        return fresh_store(root / f"pg-{name}", url.render_as_string(hide_password=False))
+
     try:
-        urls = []
-        for schema in schemas:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            url = sa.make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-            urls.append(url.render_as_string(hide_password=False))
-        vault_settings = fresh_store(root / "pg-vault", urls[0])
-        plain_settings = fresh_store(root / "pg-plain", urls[1])
-        batch = make_batch(n, seed=2)
-        compare_puts("pg", "pg", batch, vault_settings, plain_settings, figures)
+        compare_puts("pg", "pg", make_batch(n, seed=2), store, figures, repeat)
     finally:
         with admin.connect() as conn:
             for schema in schemas:
@@ -367,14 +392,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--lookup-n", type=int, default=1_000_000, help="waybills stored for lookups (0: skip)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="alternating baseline/vault rounds per backend"
+    )
     parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL database to use")
     parser.add_argument("--skip-postgres", action="store_true", help="do not touch PostgreSQL")
     parser.add_argument(
         "--require-postgres", action="store_true", help="fail if PostgreSQL is unreachable"
     )
     args = parser.parse_args(argv)
-    if args.n < 1 or args.pg_n < 1 or args.lookup_n < 0:
-        parser.error("--n and --pg-n must be positive, --lookup-n not negative")
+    if args.n < 1 or args.pg_n < 1 or args.repeat < 1 or args.lookup_n < 0:
+        parser.error("--n, --pg-n and --repeat must be positive, --lookup-n not negative")
     return args
 
 
@@ -390,10 +418,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="parcelguard-bench-") as tmp:
         root = Path(tmp)
         say(f"stores under {root}")
-        bench_sqlite_put(root, args.n, figures)
+        bench_sqlite_put(root, args.n, figures, args.repeat)
         if not args.skip_postgres:
             bench_postgres_put(
-                root, args.pg_n, args.pg_url, figures, required=args.require_postgres
+                root,
+                args.pg_n,
+                args.pg_url,
+                figures,
+                required=args.require_postgres,
+                repeat=args.repeat,
             )
         if args.lookup_n:
             bench_lookup(root, args.lookup_n, figures)
