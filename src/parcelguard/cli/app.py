@@ -13,6 +13,7 @@ from rich.table import Table
 
 from parcelguard.admin import doctor, initialise, open_vault
 from parcelguard.cli.output import Render, finish
+from parcelguard.cli.simulate import app as simulate_app
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import BadInput
@@ -30,6 +31,7 @@ vault_app = typer.Typer(
     help="The encrypted vault of recipient data. 加密的收件人信息库。", no_args_is_help=True
 )
 app.add_typer(vault_app, name="vault")
+app.add_typer(simulate_app, name="simulate")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 LangOpt = Annotated[

@@ -1,0 +1,272 @@
+"""Who touched which waybill, when and why: the access log, honest part.
+
+Events are added in vectorised batches (one call per kind of work, not per event) and only
+turned into strings when the table is written. Honest work carries the noise real
+operations have: couriers covering a colleague's route, agents revealing minutes before the
+ticket is recorded, fat-fingered numbers, failed logins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+
+from parcelguard.simulate.world import DAY, HOUR, I64, LOCAL, MINUTE, World, role_code
+
+ACTIONS = ("login", "login_failed", "search", "view_masked", "reveal", "export")
+FIELDS = ("", "name", "phone", "address")
+PURPOSES = ("", "delivery", "pickup", "exception", "customer_service", "investigation", "other")
+CHANNELS = ("handheld", "web", "api")
+DECISIONS = ("allow", "deny")
+# Roles that, in the legacy regime of the case, may look up any waybill in the country.
+LEGACY_NATIONWIDE = (
+    "warehouse_clerk",
+    "cs_agent",
+    "station_manager",
+    "security_officer",
+    "hq_analyst",
+)
+TICKET_KINDS = ("complaint", "address_change", "lost", "delay", "other")
+
+Codes = npt.NDArray[np.int8]
+Strings = npt.NDArray[np.str_]
+
+
+def code(table: tuple[str, ...], name: str) -> int:
+    return table.index(name)
+
+
+@dataclass(slots=True)
+class AccessLog:
+    """Columns of access events, appended batch by batch."""
+
+    ts: list[I64] = field(default_factory=list)
+    employee: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    action: list[Codes] = field(default_factory=list)
+    waybill: list[I64] = field(default_factory=list)  # -1: none or a foreign number
+    foreign: list[Strings] = field(default_factory=list)  # "" unless a foreign number
+    field_: list[Codes] = field(default_factory=list)
+    purpose: list[Codes] = field(default_factory=list)
+    channel: list[Codes] = field(default_factory=list)
+    decision: list[Codes] = field(default_factory=list)
+    reason: list[Strings] = field(default_factory=list)
+    device: list[Strings] = field(default_factory=list)  # "" : the employee's own device
+    ip: list[Strings] = field(default_factory=list)  # "" : the employee's site network
+
+    def add(
+        self,
+        ts: I64,
+        employee: npt.ArrayLike,
+        action: str,
+        *,
+        waybill: npt.ArrayLike = -1,
+        field: str = "",
+        purpose: str = "",
+        channel: npt.ArrayLike = "web",
+        decision: str = "allow",
+        reason: npt.ArrayLike = "ok",
+        foreign: npt.ArrayLike = "",
+        device: npt.ArrayLike = "",
+        ip: npt.ArrayLike = "",
+    ) -> None:
+        n = ts.size
+        if n == 0:
+            return
+
+        def full(value: npt.ArrayLike, dtype: type) -> npt.NDArray[np.generic]:
+            array = np.asarray(value)
+            return (
+                np.broadcast_to(array, (n,)).astype(dtype)
+                if array.ndim == 0
+                else array.astype(dtype)
+            )
+
+        self.ts.append(ts.astype(np.int64))
+        self.employee.append(full(employee, np.int32))  # type: ignore[arg-type]
+        self.action.append(np.full(n, code(ACTIONS, action), dtype=np.int8))
+        self.waybill.append(full(waybill, np.int64))  # type: ignore[arg-type]
+        self.foreign.append(full(foreign, np.str_))  # type: ignore[arg-type]
+        self.field_.append(np.full(n, code(FIELDS, field), dtype=np.int8))
+        self.purpose.append(np.full(n, code(PURPOSES, purpose), dtype=np.int8))
+        channels = np.asarray(channel)
+        if channels.dtype.kind in "US":
+            lookup = {name: i for i, name in enumerate(CHANNELS)}
+            channels = np.vectorize(lookup.__getitem__, otypes=[np.int8])(channels)
+        self.channel.append(full(channels, np.int8))  # type: ignore[arg-type]
+        self.decision.append(np.full(n, code(DECISIONS, decision), dtype=np.int8))
+        self.reason.append(full(reason, np.str_))  # type: ignore[arg-type]
+        self.device.append(full(device, np.str_))  # type: ignore[arg-type]
+        self.ip.append(full(ip, np.str_))  # type: ignore[arg-type]
+
+    def columns(self) -> dict[str, npt.NDArray[np.generic]]:
+        """All events, sorted by time (stable, so equal times keep their batch order)."""
+        names = (
+            "ts employee action waybill foreign field purpose channel decision reason device ip"
+        ).split()
+        parts = (
+            self.ts,
+            self.employee,
+            self.action,
+            self.waybill,
+            self.foreign,
+            self.field_,
+            self.purpose,
+            self.channel,
+            self.decision,
+            self.reason,
+            self.device,
+            self.ip,
+        )
+        merged = {
+            name: np.concatenate(cast(list[npt.NDArray[np.generic]], part))
+            for name, part in zip(names, parts, strict=True)
+        }
+        order = np.argsort(merged["ts"], kind="stable")
+        return {name: column[order] for name, column in merged.items()}
+
+
+def working(
+    world: World, staff: npt.NDArray[np.int32], day: npt.ArrayLike
+) -> npt.NDArray[np.bool_]:
+    """Whether each employee is on the payroll on that day."""
+    s = world.staff
+    day = np.asarray(day)
+    on = s.hired_day[staff] <= day
+    return on & ((s.left_day[staff] < 0) | (day <= s.left_day[staff]))
+
+
+def honest_activity(world: World, rng: np.random.Generator) -> AccessLog:
+    log = AccessLog()
+    _logins(world, log, rng)
+    _courier_reveals(world, log, rng)
+    _exception_reveals(world, log, rng)
+    _investigations(world, log, rng)
+    return log
+
+
+def _logins(world: World, log: AccessLog, rng: np.random.Generator) -> None:
+    s, config = world.staff, world.config
+    n = s.role.size
+    days = np.arange(config.days)
+    emp = np.repeat(np.arange(n, dtype=np.int32), days.size)
+    day = np.tile(days, n)
+    weekday = (day + config.start.weekday()) % 7
+    courier = s.role[emp] == role_code("courier")
+    works = working(world, emp, day) & (courier | (weekday < 5) | (rng.random(emp.size) < 0.2))
+    emp, day, courier = emp[works], day[works], courier[works]
+    start = config.start_us + day * 24 * HOUR + 7 * HOUR + rng.integers(0, 150 * MINUTE, emp.size)
+    channel = np.where(courier, code(CHANNELS, "handheld"), code(CHANNELS, "web"))
+    failed = rng.random(emp.size) < 0.015
+    log.add(start[failed] - 2 * MINUTE, emp[failed], "login_failed", channel=channel[failed],
+            decision="deny", reason="bad_password")  # fmt: skip
+    log.add(start, emp, "login", channel=channel, reason="ok")
+
+
+def _courier_reveals(world: World, log: AccessLog, rng: np.random.Generator) -> None:
+    """Couriers call recipients around dispatch; some cover a colleague's route that day."""
+    w = world.waybills
+    n = w.created.size
+    calls = (rng.random(n) < 0.6) & (w.courier >= 0)
+    idx = np.flatnonzero(calls)
+    ts = w.dispatch[idx] + rng.integers(0, 3 * HOUR, idx.size)
+    who = w.courier[idx].copy()
+    cover = rng.random(idx.size) < 0.04
+    for site in np.unique(w.dest[idx[cover]]):
+        members = world.by_role_site.get((role_code("courier"), int(site)))
+        if members is None:
+            continue
+        mask = cover & (w.dest[idx] == site)
+        who[mask] = members[rng.integers(0, members.size, int(mask.sum()))]
+    reason = np.where(who == w.courier[idx], "assigned", "same_station")
+    log.add(ts, who, "reveal", waybill=idx, field="phone", purpose="delivery",
+            channel="handheld", reason=reason)  # fmt: skip
+    # Pickup: the courier sees the masked label of parcels he collects.
+    pick = np.flatnonzero((rng.random(n) < 0.3) & (w.pickup_courier >= 0))
+    log.add(w.created[pick] + rng.integers(30 * MINUTE, 5 * HOUR, pick.size), w.pickup_courier[pick],
+            "view_masked", waybill=pick, purpose="pickup", channel="handheld")  # fmt: skip
+    # Fat fingers: a few reveals of a waybill of another station, denied.
+    wrong = rng.integers(0, n, max(1, idx.size // 400))
+    typo_by = w.courier[rng.integers(0, n, wrong.size)]
+    ok = typo_by >= 0
+    log.add(w.dispatch[wrong[ok]], typo_by[ok], "reveal", waybill=wrong[ok], field="phone",
+            purpose="delivery", channel="handheld", decision="deny", reason="not_permitted")  # fmt: skip
+
+
+def _exception_reveals(world: World, log: AccessLog, rng: np.random.Generator) -> None:
+    """Station clerks work the exceptions at their station."""
+    w = world.waybills
+    idx = np.flatnonzero(w.exception)
+    clerks = _members_at(world, "station_clerk", w.dest[idx], idx, rng)
+    ok = clerks >= 0
+    idx, clerks = idx[ok], clerks[ok]
+    ts = w.arrive[idx] + rng.integers(1 * HOUR, 8 * HOUR, idx.size)
+    log.add(
+        ts, clerks, "reveal", waybill=idx, field="phone", purpose="exception", reason="exception"
+    )
+    both = rng.random(idx.size) < 0.5
+    log.add(ts[both] + MINUTE, clerks[both], "reveal", waybill=idx[both], field="address",
+            purpose="exception", reason="exception")  # fmt: skip
+
+
+def tickets(world: World, rng: np.random.Generator) -> dict[str, npt.NDArray[np.generic]]:
+    """Customer-service cases on a few percent of waybills, with their agents."""
+    w = world.waybills
+    n = w.created.size
+    idx = np.flatnonzero(rng.random(n) < 0.03)
+    agents = _all(world, "cs_agent")
+    agent = agents[rng.integers(0, agents.size, idx.size)]
+    opened = w.created[idx] + rng.integers(6 * HOUR, 5 * DAY, idx.size)
+    closed = opened + rng.integers(1 * HOUR, 48 * HOUR, idx.size)
+    still_open = rng.random(idx.size) < 0.1
+    kind = rng.choice(len(TICKET_KINDS), idx.size, p=[0.3, 0.15, 0.1, 0.35, 0.1]).astype(np.int8)
+    return {"waybill": idx, "agent": agent, "opened": opened, "closed": closed,
+            "open": still_open, "kind": kind}  # fmt: skip
+
+
+def ticket_reveals(world: World, cases: dict[str, npt.NDArray[np.generic]], log: AccessLog,
+                   rng: np.random.Generator) -> None:  # fmt: skip
+    """Agents search, then reveal; sometimes minutes before the ticket is recorded."""
+    opened = cases["opened"].astype(np.int64)
+    agent, waybill = cases["agent"], cases["waybill"]
+    ts = opened + rng.integers(-10 * MINUTE, 60 * MINUTE, opened.size)
+    log.add(ts - MINUTE, agent, "search", waybill=waybill, purpose="customer_service")
+    log.add(ts, agent, "reveal", waybill=waybill, field="phone", purpose="customer_service",
+            reason="ticket")  # fmt: skip
+    name = rng.random(opened.size) < 0.3
+    log.add(ts[name] + 30 * 1_000_000, agent[name], "reveal", waybill=waybill[name], field="name",
+            purpose="customer_service", reason="ticket")  # fmt: skip
+
+
+def _investigations(world: World, log: AccessLog, rng: np.random.Generator) -> None:
+    """Security officers look into a few waybills a week under investigation."""
+    officers = _all(world, "security_officer")
+    w = world.waybills
+    count = max(1, officers.size * world.config.days // 2)
+    who = officers[rng.integers(0, officers.size, count)]
+    target = rng.integers(0, w.created.size, count)
+    ts = w.arrive[target] + rng.integers(1 * HOUR, 3 * DAY, count)
+    log.add(ts, who, "reveal", waybill=target, field="phone", purpose="investigation",
+            reason="investigation")  # fmt: skip
+
+
+def _all(world: World, role: str) -> npt.NDArray[np.int32]:
+    return np.flatnonzero(world.staff.role == role_code(role)).astype(np.int32)
+
+
+def _members_at(world: World, role: str, site: npt.NDArray[np.int32], key: I64,
+                rng: np.random.Generator) -> npt.NDArray[np.int32]:  # fmt: skip
+    out = np.full(site.size, -1, dtype=np.int32)
+    for s in np.unique(site):
+        members = world.by_role_site.get((role_code(role), int(s)))
+        if members is not None:
+            mask = site == s
+            out[mask] = members[key[mask] % members.size]
+    del rng
+    return out
+
+
+def local_hour(ts: I64) -> I64:
+    return ((ts + LOCAL) % (24 * HOUR)) // HOUR
