@@ -76,3 +76,28 @@ def test_describe_of_a_folder_that_is_not_a_world(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", "describe", str(tmp_path), "--json"])
     assert result.exit_code == 2
     assert str(tmp_path) in result.stderr
+
+
+def test_into_store_puts_the_waybills_with_synthetic_recipients(tmp_path: Path, kek: str) -> None:
+    env = {"PARCELGUARD_HOME": str(tmp_path / "home"), "PARCELGUARD_KEK": kek}
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--out",
+            str(tmp_path / "w"),
+            *SMALL,
+            "--scenarios",
+            "none",
+            "--into-store",
+            "--json",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["into_store"]["waybills"] == summary["rows"]["waybills"]
+    stats = runner.invoke(app, ["vault", "stats", "--json"], env=env)
+    assert (
+        json.loads(stats.stdout.strip().splitlines()[-1])["waybills"] == summary["rows"]["waybills"]
+    )

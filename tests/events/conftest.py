@@ -9,7 +9,9 @@ import pytest
 
 from tests.events.world import build, world_rows
 
-REFERENCE_CHECKER = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "validate_events.py"
+REFERENCE_CHECKER = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "validate_events.py"
+)
 
 
 @pytest.fixture

@@ -36,6 +36,12 @@ def simulate_command(
     regime: Annotated[str, typer.Option("--regime")] = "legacy",
     start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")] = "2016-10-01",
     csv: Annotated[bool, typer.Option("--csv", help="CSV instead of Parquet.")] = False,
+    into_store: Annotated[
+        bool,
+        typer.Option(
+            "--into-store", help="Also put the waybills, with synthetic recipients, into the vault."
+        ),
+    ] = False,
     json_mode: JsonOpt = False,
     lang: LangOpt = None,
 ) -> None:
@@ -76,7 +82,22 @@ def simulate_command(
             bar.add_task("simulating / 仿真中", total=None)
             tables = simulate(config, names)
             rows = write_folder(out, tables, "csv" if csv else "parquet")
-        return {"out": str(out), "seed": seed, "scenarios": names, "rows": rows}
+            stored = None
+            if into_store:
+                from parcelguard.admin import initialise, key_provider
+                from parcelguard.config import Settings
+                from parcelguard.simulate.into_store import put_world
+
+                settings = Settings.from_env()
+                initialise(settings)
+                stored = put_world(tables, seed, settings, key_provider(settings)).as_dict()
+        return {
+            "out": str(out),
+            "seed": seed,
+            "scenarios": names,
+            "rows": rows,
+            "into_store": stored,
+        }
 
     def render(result: dict[str, object]) -> Render:
         def show(console: Console) -> None:
