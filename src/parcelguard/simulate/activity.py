@@ -32,7 +32,7 @@ LEGACY_NATIONWIDE = (
 TICKET_KINDS = ("complaint", "address_change", "lost", "delay", "other")
 
 Codes = npt.NDArray[np.int8]
-Strings = npt.NDArray[np.str_]
+Texts = npt.NDArray[np.int32]
 
 
 def code(table: tuple[str, ...], name: str) -> int:
@@ -41,20 +41,35 @@ def code(table: tuple[str, ...], name: str) -> int:
 
 @dataclass(slots=True)
 class AccessLog:
-    """Columns of access events, appended batch by batch."""
+    """Columns of access events, appended batch by batch, all as small integers.
+
+    Text that only some events carry (reasons, scenario devices and networks, other
+    carriers' numbers) is interned in :attr:`texts` and stored as codes: a text column over
+    ten million events would cost more than every other column together. Code 0 is "".
+    """
 
     ts: list[I64] = field(default_factory=list)
     employee: list[npt.NDArray[np.int32]] = field(default_factory=list)
     action: list[Codes] = field(default_factory=list)
     waybill: list[I64] = field(default_factory=list)  # -1: none or a foreign number
-    foreign: list[Strings] = field(default_factory=list)  # "" unless a foreign number
+    foreign: list[Texts] = field(default_factory=list)  # other carrier's number, or 0
     field_: list[Codes] = field(default_factory=list)
     purpose: list[Codes] = field(default_factory=list)
     channel: list[Codes] = field(default_factory=list)
     decision: list[Codes] = field(default_factory=list)
-    reason: list[Strings] = field(default_factory=list)
-    device: list[Strings] = field(default_factory=list)  # "" : the employee's own device
-    ip: list[Strings] = field(default_factory=list)  # "" : the employee's site network
+    reason: list[Texts] = field(default_factory=list)
+    device: list[Texts] = field(default_factory=list)  # 0: the employee's own device
+    ip: list[Texts] = field(default_factory=list)  # 0: the employee's site network
+    texts: dict[str, int] = field(default_factory=lambda: {"": 0})
+
+    def intern(self, values: npt.ArrayLike, n: int) -> Texts:
+        array = np.asarray(values)
+        if array.ndim == 0:
+            text = str(array)
+            return np.full(n, self.texts.setdefault(text, len(self.texts)), dtype=np.int32)
+        unique, inverse = np.unique(array.astype(np.str_), return_inverse=True)
+        table = np.array([self.texts.setdefault(str(u), len(self.texts)) for u in unique])
+        return table[inverse].astype(np.int32)
 
     def add(
         self,
@@ -78,28 +93,25 @@ class AccessLog:
 
         def full(value: npt.ArrayLike, dtype: type) -> npt.NDArray[np.generic]:
             array = np.asarray(value)
-            return (
-                np.broadcast_to(array, (n,)).astype(dtype)
-                if array.ndim == 0
-                else array.astype(dtype)
-            )
+            shaped = np.broadcast_to(array, (n,)) if array.ndim == 0 else array
+            return shaped.astype(dtype)
 
+        channels = np.asarray(channel)
+        if channels.dtype.kind in "US":
+            lookup = np.array([code(CHANNELS, str(u)) for u in np.unique(channels)], dtype=np.int8)
+            channels = lookup[np.unique(channels, return_inverse=True)[1]].reshape(channels.shape)
         self.ts.append(ts.astype(np.int64))
         self.employee.append(full(employee, np.int32))  # type: ignore[arg-type]
         self.action.append(np.full(n, code(ACTIONS, action), dtype=np.int8))
         self.waybill.append(full(waybill, np.int64))  # type: ignore[arg-type]
-        self.foreign.append(full(foreign, np.str_))  # type: ignore[arg-type]
+        self.foreign.append(self.intern(foreign, n))
         self.field_.append(np.full(n, code(FIELDS, field), dtype=np.int8))
         self.purpose.append(np.full(n, code(PURPOSES, purpose), dtype=np.int8))
-        channels = np.asarray(channel)
-        if channels.dtype.kind in "US":
-            lookup = {name: i for i, name in enumerate(CHANNELS)}
-            channels = np.vectorize(lookup.__getitem__, otypes=[np.int8])(channels)
         self.channel.append(full(channels, np.int8))  # type: ignore[arg-type]
         self.decision.append(np.full(n, code(DECISIONS, decision), dtype=np.int8))
-        self.reason.append(full(reason, np.str_))  # type: ignore[arg-type]
-        self.device.append(full(device, np.str_))  # type: ignore[arg-type]
-        self.ip.append(full(ip, np.str_))  # type: ignore[arg-type]
+        self.reason.append(self.intern(reason, n))
+        self.device.append(self.intern(device, n))
+        self.ip.append(self.intern(ip, n))
 
     def columns(self) -> dict[str, npt.NDArray[np.generic]]:
         """All events, sorted by time (stable, so equal times keep their batch order)."""
@@ -126,6 +138,13 @@ class AccessLog:
         }
         order = np.argsort(merged["ts"], kind="stable")
         return {name: column[order] for name, column in merged.items()}
+
+    def text_table(self) -> npt.NDArray[np.str_]:
+        """Codes to text: ``text_table()[code]``."""
+        table = np.empty(len(self.texts), dtype=object)
+        for text, number in self.texts.items():
+            table[number] = text
+        return table.astype(np.str_)
 
 
 def working(

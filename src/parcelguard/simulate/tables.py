@@ -1,12 +1,19 @@
-"""The world as the exchange-format tables of ``shared/spec/events.md`` (Arrow)."""
+"""The world as the exchange-format tables of ``shared/spec/events.md`` (Arrow), in chunks.
+
+Tables are produced a day of waybills (or a million events) at a time, so a month at
+300,000 waybills a day never has its 80 million scans in memory at once: a writer can stream
+the chunks to disk. Text (ids, numbers, devices) is made here, by Arrow, only for the rows of
+the chunk being written.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from parcelguard.simulate.activity import (
     ACTIONS,
@@ -18,53 +25,96 @@ from parcelguard.simulate.activity import (
 )
 from parcelguard.simulate.reference import districts
 from parcelguard.simulate.scenarios import Label
-from parcelguard.simulate.world import CATEGORIES, I64, ROLES, SITE_KINDS, World, role_code
+from parcelguard.simulate.world import (
+    CATEGORIES,
+    DAY,
+    I64,
+    ROLES,
+    SITE_KINDS,
+    World,
+    role_code,
+)
 
 TS = pa.timestamp("us", tz="+08:00")
 SCAN_KINDS = ("pickup", "arrive", "depart", "dispatch", "deliver", "exception", "return")
+EVENT_CHUNK = 1 << 20
+Columns = dict[str, npt.NDArray[np.generic]]
+Chunk = tuple[str, pa.Table]
 
 
-def _ts(values: I64) -> pa.Array:
-    return pa.array(values, type=pa.int64()).cast(TS)
+def _ts(values: npt.NDArray[np.generic]) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=np.int64), type=pa.int64()).cast(TS)
+
+
+def _take(names: pa.Array, index: npt.NDArray[np.generic]) -> pa.Array:
+    """Text of ``index`` from a small dictionary (ids, enumerations), without a Python loop."""
+    return names.take(pa.array(np.asarray(index, dtype=np.int64)))
 
 
 def _pick(names: tuple[str, ...], codes: npt.NDArray[np.generic]) -> pa.Array:
-    """Dictionary-decode small codes to strings without a Python loop."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()), pa.array(names)).cast(
-        pa.string()
-    )
+    return _take(pa.array(names, pa.string()), codes)
+
+
+def world_chunks(
+    world: World,
+    accesses: Columns,
+    texts: npt.NDArray[np.str_],
+    cases: Columns,
+    labels: list[Label],
+) -> Iterator[Chunk]:
+    """Every table of the world, chunk by chunk; each table's chunks come in row order."""
+    staff_ids = pa.array(world.staff.ids, pa.string())
+    site_ids = pa.array(world.sites.ids, pa.string())
+    yield "employees", _employees(world, site_ids)
+    yield "sites", _sites(world)
+    yield "senders", _senders(world)
+    w = world.waybills
+    bounds = world.config.start_us + np.arange(world.config.days + 2) * DAY
+    edges = np.searchsorted(w.created, bounds)
+    edges[-1] = w.created.size
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if hi <= lo:
+            continue
+        yield "waybills", _waybills(world, int(lo), int(hi), site_ids)
+        yield "scans", _scans(world, int(lo), int(hi), staff_ids, site_ids)
+        yield "assignments", _assignments(world, int(lo), int(hi), staff_ids)
+    order = np.argsort(cases["opened"].astype(np.int64), kind="stable")
+    for start in range(0, max(order.size, 1), EVENT_CHUNK):
+        yield (
+            "tickets",
+            _tickets(world, cases, order[start : start + EVENT_CHUNK], start, staff_ids),
+        )
+    for start in range(0, max(accesses["ts"].size, 1), EVENT_CHUNK):
+        part = {name: column[start : start + EVENT_CHUNK] for name, column in accesses.items()}
+        yield "accesses", _accesses(world, part, start, texts, staff_ids)
+    yield "labels", _labels(world, labels)
 
 
 def world_tables(
     world: World,
-    accesses: dict[str, npt.NDArray[np.generic]],
-    cases: dict[str, npt.NDArray[np.generic]],
+    accesses: Columns,
+    texts: npt.NDArray[np.str_],
+    cases: Columns,
     labels: list[Label],
 ) -> dict[str, pa.Table]:
-    return {
-        "employees": _employees(world),
-        "sites": _sites(world),
-        "senders": _senders(world),
-        "waybills": _waybills(world),
-        "scans": _scans(world),
-        "assignments": _assignments(world),
-        "tickets": _tickets(world, cases),
-        "accesses": _accesses(world, accesses),
-        "labels": _labels(world, labels),
-    }
+    """The whole world in memory (tests, the demo, small worlds)."""
+    parts: dict[str, list[pa.Table]] = {}
+    for name, chunk in world_chunks(world, accesses, texts, cases, labels):
+        parts.setdefault(name, []).append(chunk)
+    return {name: pa.concat_tables(chunks).combine_chunks() for name, chunks in parts.items()}
 
 
-def _employees(world: World) -> pa.Table:
+def _employees(world: World, site_ids: pa.Array) -> pa.Table:
     s, start = world.staff, world.config.start
     epoch = np.datetime64(start, "D")
     hired = epoch + s.hired_day.astype("timedelta64[D]")
     left = pa.array(epoch + np.maximum(s.left_day, 0).astype("timedelta64[D]"), type=pa.date32())
-    left = pa.compute.if_else(pa.array(s.left_day < 0), pa.scalar(None, pa.date32()), left)
+    left = pc.if_else(pa.array(s.left_day < 0), pa.scalar(None, pa.date32()), left)
     return pa.table(
         {
-            "employee_id": pa.array(s.ids),
+            "employee_id": pa.array(s.ids, pa.string()),
             "role": _pick(ROLES, s.role),
-            "site_id": pa.array(world.sites.ids[s.site]),
+            "site_id": _take(site_ids, s.site),
             "hired_on": pa.array(hired, type=pa.date32()),
             "left_on": left,
         }
@@ -74,9 +124,9 @@ def _employees(world: World) -> pa.Table:
 def _sites(world: World) -> pa.Table:
     return pa.table(
         {
-            "site_id": pa.array(world.sites.ids),
+            "site_id": pa.array(world.sites.ids, pa.string()),
             "kind": _pick(SITE_KINDS, world.sites.kind),
-            "adcode": pa.array(districts().adcode[world.sites.district]),
+            "adcode": pa.array(districts().adcode[world.sites.district], pa.string()),
         }
     )
 
@@ -85,23 +135,24 @@ def _senders(world: World) -> pa.Table:
     s = world.senders
     return pa.table(
         {
-            "sender_id": pa.array(s.ids),
+            "sender_id": pa.array(s.ids, pa.string()),
             "category": _pick(CATEGORIES, s.category),
             "bulk": pa.array(s.bulk),
         }
     )
 
 
-def _waybills(world: World) -> pa.Table:
-    w, sites = world.waybills, world.sites
+def _waybills(world: World, lo: int, hi: int, site_ids: pa.Array) -> pa.Table:
+    w = world.waybills
+    adcodes = pa.array(districts().adcode, pa.string())
     return pa.table(
         {
-            "waybill_no": pa.array(w.numbers),
-            "sender_id": pa.array(world.senders.ids[w.sender]),
-            "created_at": _ts(w.created),
-            "origin_site_id": pa.array(sites.ids[w.origin]),
-            "dest_site_id": pa.array(sites.ids[w.dest]),
-            "dest_adcode": pa.array(districts().adcode[w.dest_district]),
+            "waybill_no": w.numbers(np.arange(lo, hi)),
+            "sender_id": _take(pa.array(world.senders.ids, pa.string()), w.sender[lo:hi]),
+            "created_at": _ts(w.created[lo:hi]),
+            "origin_site_id": _take(site_ids, w.origin[lo:hi]),
+            "dest_site_id": _take(site_ids, w.dest[lo:hi]),
+            "dest_adcode": _take(adcodes, w.dest_district[lo:hi]),
         }
     )
 
@@ -120,34 +171,34 @@ def staff_at(
     return out
 
 
-def _scans(world: World) -> pa.Table:
+def _scans(world: World, lo: int, hi: int, staff_ids: pa.Array, site_ids: pa.Array) -> pa.Table:
     w = world.waybills
-    n = w.created.size
-    key = np.arange(n, dtype=np.int64)
-    span = w.arrive - w.pickup
-    two_hubs = w.hub_out != w.hub_in
-    origin_clerk = staff_at(world, "station_clerk", w.origin, key)
-    dest_clerk = staff_at(world, "station_clerk", w.dest, key)
-    hub_in_clerk = staff_at(world, "warehouse_clerk", w.hub_in, key)
-    hub_out_clerk = staff_at(world, "warehouse_clerk", w.hub_out, key)
-    courier = np.where(w.courier >= 0, w.courier, dest_clerk)
-    picker = np.where(w.pickup_courier >= 0, w.pickup_courier, origin_clerk)
-    steps: list[
-        tuple[I64, npt.NDArray[np.int32], npt.NDArray[np.int32], int, npt.NDArray[np.bool_]]
-    ]
-    everyone = np.ones(n, dtype=bool)
-    last = np.where(w.returned, SCAN_KINDS.index("return"), SCAN_KINDS.index("deliver"))
+    key = np.arange(lo, hi, dtype=np.int64)
+    cut = slice(lo, hi)
+    pickup, arrive = w.pickup[cut], w.arrive[cut]
+    origin, dest, hub_in, hub_out = w.origin[cut], w.dest[cut], w.hub_in[cut], w.hub_out[cut]
+    returned, exception = w.returned[cut], w.exception[cut]
+    span = arrive - pickup
+    two_hubs = hub_out != hub_in
+    origin_clerk = staff_at(world, "station_clerk", origin, key)
+    dest_clerk = staff_at(world, "station_clerk", dest, key)
+    hub_in_clerk = staff_at(world, "warehouse_clerk", hub_in, key)
+    hub_out_clerk = staff_at(world, "warehouse_clerk", hub_out, key)
+    courier = np.where(w.courier[cut] >= 0, w.courier[cut], dest_clerk)
+    picker = np.where(w.pickup_courier[cut] >= 0, w.pickup_courier[cut], origin_clerk)
+    everyone = np.ones(hi - lo, dtype=bool)
+    last = np.where(returned, SCAN_KINDS.index("return"), SCAN_KINDS.index("deliver"))
     steps = [
-        (w.pickup, w.origin, picker, 0, everyone),
-        (w.pickup + span // 10, w.origin, origin_clerk, 2, everyone),
-        (w.pickup + span * 3 // 10, w.hub_in, hub_in_clerk, 1, everyone),
-        (w.pickup + span * 4 // 10, w.hub_in, hub_in_clerk, 2, everyone),
-        (w.pickup + span * 6 // 10, w.hub_out, hub_out_clerk, 1, two_hubs),
-        (w.pickup + span * 7 // 10, w.hub_out, hub_out_clerk, 2, two_hubs),
-        (w.arrive, w.dest, dest_clerk, 1, everyone),
-        (w.arrive + span // 20 + 1, w.dest, dest_clerk, 5, w.exception),
-        (w.dispatch, w.dest, courier, 3, ~w.returned),
-        (w.deliver, w.dest, np.where(w.returned, dest_clerk, courier), -1, everyone),
+        (pickup, origin, picker, 0, everyone),
+        (pickup + span // 10, origin, origin_clerk, 2, everyone),
+        (pickup + span * 3 // 10, hub_in, hub_in_clerk, 1, everyone),
+        (pickup + span * 4 // 10, hub_in, hub_in_clerk, 2, everyone),
+        (pickup + span * 6 // 10, hub_out, hub_out_clerk, 1, two_hubs),
+        (pickup + span * 7 // 10, hub_out, hub_out_clerk, 2, two_hubs),
+        (arrive, dest, dest_clerk, 1, everyone),
+        (arrive + span // 20 + 1, dest, dest_clerk, 5, exception),
+        (w.dispatch[cut], dest, courier, 3, ~returned),
+        (w.deliver[cut], dest, np.where(returned, dest_clerk, courier), -1, everyone),
     ]
     ts, site, who, kind, waybill = [], [], [], [], []
     for when, where, by, k, mask in steps:
@@ -156,96 +207,88 @@ def _scans(world: World) -> pa.Table:
         site.append(where[idx])
         who.append(by[idx])
         kind.append(last[idx] if k < 0 else np.full(idx.size, k))
-        waybill.append(idx)
+        waybill.append(idx + lo)
     order = np.lexsort((np.concatenate(kind), np.concatenate(ts)))
-    all_wb = np.concatenate(waybill)[order]
     return pa.table(
         {
             "ts": _ts(np.concatenate(ts)[order]),
-            "waybill_no": pa.array(w.numbers[all_wb]),
-            "site_id": pa.array(world.sites.ids[np.concatenate(site)[order]]),
-            "employee_id": pa.array(world.staff.ids[np.concatenate(who)[order]]),
+            "waybill_no": w.numbers(np.concatenate(waybill)[order]),
+            "site_id": _take(site_ids, np.concatenate(site)[order]),
+            "employee_id": _take(staff_ids, np.concatenate(who)[order]),
             "kind": _pick(SCAN_KINDS, np.concatenate(kind)[order]),
         }
     )
 
 
-def _assignments(world: World) -> pa.Table:
+def _assignments(world: World, lo: int, hi: int, staff_ids: pa.Array) -> pa.Table:
     w = world.waybills
-    pick = np.flatnonzero(w.pickup_courier >= 0)
-    drop = np.flatnonzero(w.courier >= 0)
+    pick = np.flatnonzero(w.pickup_courier[lo:hi] >= 0) + lo
+    drop = np.flatnonzero(w.courier[lo:hi] >= 0) + lo
     waybill = np.concatenate([pick, drop])
     courier = np.concatenate([w.pickup_courier[pick], w.courier[drop]])
     start = np.concatenate([w.created[pick], w.arrive[drop]])
-    until = np.concatenate(
-        [w.pickup[pick], w.deliver[drop] + int(timedelta(days=1).total_seconds()) * 1_000_000]
-    )
+    until = np.concatenate([w.pickup[pick], w.deliver[drop] + DAY])
     order = np.lexsort((waybill, start))
     return pa.table(
         {
-            "waybill_no": pa.array(w.numbers[waybill[order]]),
-            "courier_id": pa.array(world.staff.ids[courier[order]]),
+            "waybill_no": w.numbers(waybill[order]),
+            "courier_id": _take(staff_ids, courier[order]),
             "assigned_at": _ts(start[order]),
             "until": _ts(until[order]),
         }
     )
 
 
-def _tickets(world: World, cases: dict[str, npt.NDArray[np.generic]]) -> pa.Table:
-    opened = cases["opened"].astype(np.int64)
-    order = np.argsort(opened, kind="stable")
-    closed = _ts(cases["closed"].astype(np.int64)[order])
-    closed = pa.compute.if_else(
-        pa.array(cases["open"][order].astype(bool)), pa.scalar(None, TS), closed
-    )
-    ids = np.char.add("T", np.char.zfill(np.arange(1, opened.size + 1).astype(str), 8))
+def _tickets(world: World, cases: Columns, order: I64, first: int, staff_ids: pa.Array) -> pa.Table:
+    closed = _ts(cases["closed"][order])
+    closed = pc.if_else(pa.array(cases["open"][order].astype(bool)), pa.scalar(None, TS), closed)
+    serial = pa.array(np.arange(first + 1, first + order.size + 1)).cast(pa.string())
     return pa.table(
         {
-            "ticket_id": pa.array(ids),
-            "waybill_no": pa.array(
-                world.waybills.numbers[cases["waybill"].astype(np.int64)[order]]
-            ),
-            "agent_id": pa.array(world.staff.ids[cases["agent"].astype(np.int64)[order]]),
-            "opened_at": _ts(opened[order]),
+            "ticket_id": pc.binary_join_element_wise("T", pc.utf8_lpad(serial, 8, "0"), ""),
+            "waybill_no": world.waybills.numbers(cases["waybill"][order]),
+            "agent_id": _take(staff_ids, cases["agent"][order]),
+            "opened_at": _ts(cases["opened"][order]),
             "closed_at": closed,
-            "kind": _pick(TICKET_KINDS, cases["kind"].astype(np.int64)[order]),
+            "kind": _pick(TICKET_KINDS, cases["kind"][order]),
         }
     )
 
 
-def _accesses(world: World, a: dict[str, npt.NDArray[np.generic]]) -> pa.Table:
+def _accesses(
+    world: World, a: Columns, first: int, texts: npt.NDArray[np.str_], staff_ids: pa.Array
+) -> pa.Table:
     n = a["ts"].size
     employee = a["employee"].astype(np.int64)
     waybill = a["waybill"].astype(np.int64)
-    numbers = np.where(waybill >= 0, world.waybills.numbers[np.maximum(waybill, 0)], a["foreign"])
-    channel = a["channel"].astype(np.int64)
-    own_device = np.char.add(np.array(["H", "W", "A"])[channel], world.staff.ids[employee])
-    device = np.where(a["device"] == "", own_device, a["device"])
-    site = world.staff.site[employee]
-    own_ip = np.char.add(
-        np.char.add("10.", (site // 250).astype(str)),
-        np.char.add(
-            np.char.add(".", (site % 250).astype(str)),
-            np.char.add(".", (employee % 250 + 2).astype(str)),
-        ),
+    text = pa.array(texts, pa.string())
+    numbers = pc.if_else(
+        pa.array(waybill >= 0),
+        world.waybills.numbers(np.maximum(waybill, 0)),
+        _take(text, a["foreign"]),
     )
-    ip = np.where(a["ip"] == "", own_ip, a["ip"])
+    names = _take(staff_ids, employee)
+    own_device = pc.binary_join_element_wise(_pick(("H", "W", "A"), a["channel"]), names, "")
+    device = pc.if_else(pa.array(a["device"] == 0), own_device, _take(text, a["device"]))
+    site = world.staff.site[employee].astype(np.int64)
+    octets = [pa.array(x).cast(pa.string()) for x in (site // 250, site % 250, employee % 250 + 2)]
+    own_ip = pc.binary_join_element_wise("10", *octets, ".")
+    ip = pc.if_else(pa.array(a["ip"] == 0), own_ip, _take(text, a["ip"]))
+    serial = pa.array(np.arange(first + 1, first + n + 1)).cast(pa.string())
     return pa.table(
         {
-            "event_id": pa.array(
-                np.char.add("A", np.char.zfill(np.arange(1, n + 1).astype(str), 10))
-            ),
-            "ts": _ts(a["ts"].astype(np.int64)),
-            "employee_id": pa.array(world.staff.ids[employee]),
+            "event_id": pc.binary_join_element_wise("A", pc.utf8_lpad(serial, 10, "0"), ""),
+            "ts": _ts(a["ts"]),
+            "employee_id": names,
             "action": _pick(ACTIONS, a["action"]),
-            "waybill_no": pa.array(numbers),
+            "waybill_no": numbers,
             "field": _pick(FIELDS, a["field"]),
             "purpose": _pick(PURPOSES, a["purpose"]),
-            "channel": _pick(CHANNELS, channel),
-            "device_id": pa.array(device),
-            "ip": pa.array(ip),
+            "channel": _pick(CHANNELS, a["channel"]),
+            "device_id": device,
+            "ip": ip,
             "decision": _pick(DECISIONS, a["decision"]),
-            "reason": pa.array(a["reason"]),
+            "reason": _take(text, a["reason"]),
         }
     )
 

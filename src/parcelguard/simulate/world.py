@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from parcelguard.simulate.reference import districts
 
@@ -160,7 +162,15 @@ class Waybills:
     exception: npt.NDArray[np.bool_]
     returned: npt.NDArray[np.bool_]
     serial_base: int
-    numbers: Str = field(default_factory=lambda: np.array([], dtype=np.str_))
+
+    def numbers(self, index: npt.NDArray[np.generic]) -> pa.Array:
+        """Waybill numbers (``PG`` + 12 digits) of ``index``, made only when written.
+
+        Holding nine million numbers as NumPy text would cost half a gigabyte; the serial is
+        enough until a table is written.
+        """
+        serial = pa.array(self.serial_base + np.asarray(index, dtype=np.int64)).cast(pa.string())
+        return pc.binary_join_element_wise("PG", pc.utf8_lpad(serial, 12, "0"), "")
 
 
 @dataclass(slots=True)
@@ -307,7 +317,6 @@ def _waybills(
     exception = rng.random(n) < 0.02
     returned = exception & (rng.random(n) < 0.25)
     serial_base = int(rng.integers(10**11, 9 * 10**11))
-    numbers = np.char.add("PG", np.char.zfill((serial_base + np.arange(n)).astype(str), 12))
     return Waybills(
         created=created,
         sender=sender,
@@ -325,7 +334,6 @@ def _waybills(
         exception=exception,
         returned=returned,
         serial_base=serial_base,
-        numbers=numbers,
     )
 
 
