@@ -68,6 +68,9 @@ def test_csv_is_plain_text_with_offsets_lower_case_bools_and_empty_nulls(
     assert (tmp_path / "senders.csv").read_text() == (
         "sender_id,category,bulk\nN01,health,false\nN02,electronics,true\n"
     )
+    back = read_folder(tmp_path)
+    assert back["accesses"]["field"].null_count == 3  # empty cells of nullable columns
+    assert back["employees"]["left_on"].null_count == 3
     accesses = (tmp_path / "accesses.csv").read_text().splitlines()
     assert (
         accesses[1] == "A001,2016-10-03T09:15:02+08:00,E001,login,,,,handheld,D01,10.0.0.1,allow,ok"
@@ -213,6 +216,18 @@ def test_writing_refuses_naive_times_but_converts_other_zones(
     write_folder(tmp_path, {"labels": utc}, "csv")
     assert "2016-10-03T22:01:00+08:00" in (tmp_path / "labels.csv").read_text()
     assert read_folder(tmp_path, ["labels"])["labels"].equals(labels)
+
+
+def test_writing_accepts_untyped_columns_of_nulls(
+    tmp_path: Path, world: dict[str, pa.Table]
+) -> None:
+    tickets = world["tickets"]
+    untyped = tickets.set_column(4, "closed_at", pa.chunked_array([pa.nulls(2)]))
+    write_folder(tmp_path, {"tickets": untyped}, "parquet")
+
+    back = read_folder(tmp_path, ["tickets"])["tickets"]
+    assert back.schema == SCHEMAS["tickets"]
+    assert back["closed_at"].null_count == 2
 
 
 def test_writing_drops_columns_outside_the_spec(tmp_path: Path, world: dict[str, pa.Table]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
@@ -51,8 +53,9 @@ def simulate_command(
     language = pick_language(lang)
 
     def action() -> dict[str, object]:
-        from parcelguard.events import write_folder
-        from parcelguard.simulate.run import scenario_names, simulate
+        from parcelguard.events import write_folder_chunks
+        from parcelguard.events.io import Format
+        from parcelguard.simulate.run import scenario_names, simulate_chunks
         from parcelguard.simulate.world import WorldConfig
 
         if out is None:
@@ -80,10 +83,19 @@ def simulate_command(
             transient=True,
         ) as bar:
             bar.add_task("simulating / 仿真中", total=None)
-            tables = simulate(config, names)
-            rows = write_folder(out, tables, "csv" if csv else "parquet")
+            fmt: Format = "csv" if csv else "parquet"
+            kept: dict[str, list[pa.Table]] = {"waybills": [], "senders": []}
+
+            def keep(chunks: Iterator[tuple[str, pa.Table]]) -> Iterator[tuple[str, pa.Table]]:
+                for name, chunk in chunks:  # the vault needs these two; keep them if asked
+                    if into_store and name in kept:
+                        kept[name].append(chunk)
+                    yield name, chunk
+
+            rows = write_folder_chunks(out, keep(simulate_chunks(config, names)), fmt)
             stored = None
             if into_store:
+                tables = {name: pa.concat_tables(parts) for name, parts in kept.items()}
                 from parcelguard.admin import initialise, key_provider
                 from parcelguard.config import Settings
                 from parcelguard.simulate.into_store import put_world

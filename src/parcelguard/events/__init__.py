@@ -5,8 +5,15 @@ with :func:`read_folder`, and :func:`validate_folder` tells a carrier what is wr
 an export before anything else reads it. :data:`TABLES` is the format itself, as data.
 """
 
-from parcelguard.events.io import read_folder, write_folder
+from parcelguard.events.io import read_folder, write_folder, write_folder_chunks
 from parcelguard.events.schema import EVENT_TABLES, TABLES
 from parcelguard.events.validate import validate_folder
 
-__all__ = ["EVENT_TABLES", "TABLES", "read_folder", "validate_folder", "write_folder"]
+__all__ = [
+    "EVENT_TABLES",
+    "TABLES",
+    "read_folder",
+    "validate_folder",
+    "write_folder",
+    "write_folder_chunks",
+]

@@ -159,6 +159,8 @@ def _from_typed(
     A timestamp without a time zone names no instant: guessing the zone would silently
     shift every event of a carrier that exported UTC wall-clock times.
     """
+    if pa.types.is_null(values.type):  # a column of nothing but nulls, built without a type
+        return values.cast(column.arrow_type), None
     if column.kind == "ts" and not pa.types.is_timestamp(values.type):
         return None, _bad_type(values.type, column, where)
     if column.kind == "ts" and values.type.tz is None:

@@ -9,6 +9,7 @@ hash) and atomic (a crash never leaves a half-written table under its final name
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -52,7 +53,6 @@ _PARQUET_OPTIONS: dict[str, object] = {
 _CSV_READ = pacsv.ReadOptions(block_size=1 << 23, use_threads=True)
 _CSV_PARSE = pacsv.ParseOptions(newlines_in_values=True)  # the writer quotes such values
 _MAX_HEADER_BYTES = 1 << 16
-_CSV_SPECIAL = r'[,"\r\n]'
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,111 @@ def write_folder(folder: Path, tables: Mapping[str, pa.Table], fmt: Format) -> d
                 (folder / f"{name}.{other}").unlink(missing_ok=True)
     _fsync_dir(folder)
     return {name: int(table.num_rows) for name, table in ready.items()}
+
+
+def write_folder_chunks(
+    folder: Path, chunks: Iterable[tuple[str, pa.Table]], fmt: Format
+) -> dict[str, int]:
+    """Stream ``(table, chunk)`` pairs to ``folder``; rows per table.
+
+    For worlds too big to hold: each chunk is converted, checked and written as it comes, so
+    memory holds one chunk (plus at most one Parquet row group) per table. Parquet output is
+    byte-identical to :func:`write_folder` of the concatenated chunks: rows are regrouped
+    into the same fixed row groups. Files appear under their names only when every chunk
+    was written; an error leaves the folder as it was.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    sinks: dict[str, _ChunkSink] = {}
+    try:
+        for name, chunk in chunks:
+            if name not in TABLES:
+                raise ValueError(f"unknown table {name!r}")
+            sink = sinks.get(name)
+            if sink is None:
+                sink = sinks[name] = _ChunkSink(folder / f"{name}.{fmt}", fmt)
+            sink.write(_conform_for_write(name, chunk))
+        for sink in sinks.values():
+            sink.finish()
+    except BaseException:
+        for sink in sinks.values():
+            sink.abandon()
+        raise
+    for name in sinks:
+        for other in FORMATS:
+            if other != fmt:
+                (folder / f"{name}.{other}").unlink(missing_ok=True)
+    _fsync_dir(folder)
+    return {name: sink.rows for name, sink in sinks.items()}
+
+
+class _ChunkSink:
+    """One table being streamed to a temporary file beside its final name."""
+
+    def __init__(self, final: Path, fmt: Format) -> None:
+        self.final = final
+        self.fmt = fmt
+        self.tmp = final.with_name(f".{final.name}.{secrets.token_hex(8)}.tmp")
+        self.rows = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: pa.OSFile | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        if self.fmt == "csv":
+            self._write_csv(table)
+            return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        block = pa.concat_tables(self._pending)
+        group, rest = block.slice(0, rows).combine_chunks(), block.slice(rows)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(str(self.tmp), group.schema, **_PARQUET_OPTIONS)
+        self._parquet.write_table(group, row_group_size=ROW_GROUP_ROWS)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+
+    def _write_csv(self, table: pa.Table) -> None:
+        if self._csv is None:
+            self._csv = pa.OSFile(str(self.tmp), "wb")
+            self._csv.write((",".join(table.column_names) + "\n").encode("utf-8"))
+        rendered = _render_times(table)
+        for quoting in ("none", "needed"):
+            buffer = pa.BufferOutputStream()
+            options = pacsv.WriteOptions(include_header=False, quoting_style=quoting, eol="\n")
+            try:
+                pacsv.write_csv(rendered, buffer, options)
+            except pa.ArrowInvalid:
+                continue
+            self._csv.write(buffer.getvalue())
+            return
+
+    def finish(self) -> None:
+        if self.fmt == "parquet":
+            if self._pending_rows:
+                self._flush(self._pending_rows)
+            if self._parquet is None:  # only empty chunks: a file with the schema and no rows
+                schema = self._pending[0].schema
+                self._parquet = pq.ParquetWriter(str(self.tmp), schema, **_PARQUET_OPTIONS)
+            self._parquet.close()
+        elif self._csv is not None:
+            self._csv.close()
+        _fsync_file(self.tmp)
+        os.replace(self.tmp, self.final)
+
+    def abandon(self) -> None:
+        for handle in (self._parquet, self._csv):
+            if handle is not None:
+                with contextlib.suppress(Exception):  # best effort on the way out of an error
+                    handle.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def _conform_for_write(name: str, table: pa.Table) -> pa.Table:
@@ -162,15 +267,22 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
 def _write_csv(path: Path, table: pa.Table) -> None:
     """Write UTF-8 CSV with a plain header, ``\\n`` line ends and empty cells for nulls.
 
-    Values are quoted only when some value of the table needs it (a comma, quote or line
-    break): ids and codes then read as plain text, and odd values still round-trip.
+    Values go unquoted, so ids and codes read as plain text. Only if some value holds a
+    comma, quote or line break does Arrow refuse; the file is then written again with
+    quotes where needed. Trying first is free, where scanning every column is not.
     """
     rendered = _render_times(table)
-    quoting = "needed" if _needs_quoting(rendered) else "none"
+    try:
+        _write_csv_quoting(path, rendered, "none")
+    except pa.ArrowInvalid:
+        _write_csv_quoting(path, rendered, "needed")
+
+
+def _write_csv_quoting(path: Path, table: pa.Table, quoting: str) -> None:
     options = pacsv.WriteOptions(include_header=False, quoting_style=quoting, eol="\n")
     with pa.OSFile(str(path), "wb") as sink:
         sink.write((",".join(table.column_names) + "\n").encode("utf-8"))
-        pacsv.write_csv(rendered, sink, options)
+        pacsv.write_csv(table, sink, options)
 
 
 def _render_times(table: pa.Table) -> pa.Table:
@@ -195,14 +307,6 @@ def _iso_times(times: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.binary_join_element_wise(text, TIMEZONE, "")
 
 
-def _needs_quoting(table: pa.Table) -> bool:
-    return any(
-        bool(pc.any(pc.match_substring_regex(table.column(i), _CSV_SPECIAL)).as_py())
-        for i, field in enumerate(table.schema)
-        if pa.types.is_string(field.type)
-    )
-
-
 # --- reading ---------------------------------------------------------------------------
 
 
@@ -223,7 +327,7 @@ def read_folder(
         loaded = load_table(folder, name)
         if loaded.problems:
             raise BadInput(
-                f"{folder}/{_first_and_more(loaded.problems)}", code=loaded.problems[0].code
+                f"{folder}{os.sep}{_first_and_more(loaded.problems)}", code=loaded.problems[0].code
             )
         if loaded.table is not None:
             result[name] = loaded.table

@@ -8,6 +8,7 @@ the chunk being written.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
@@ -72,7 +73,7 @@ def world_chunks(
     bounds = world.config.start_us + np.arange(world.config.days + 2) * DAY
     edges = np.searchsorted(w.created, bounds)
     edges[-1] = w.created.size
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         if hi <= lo:
             continue
         yield "waybills", _waybills(world, int(lo), int(hi), site_ids)
