@@ -2,10 +2,10 @@
 
 Run ``.venv/bin/python bench/simulate_world.py`` (``make bench`` runs every ``bench/*.py``);
 ``--full`` asks for the issue's scale, 30 days x 300,000 waybills. The figure of merit is
-waybills per second for the whole world (waybills, scans, assignments, tickets, accesses,
-scenarios, Arrow tables); the baseline is a plain loop that builds only the waybills table's
-rows (six columns, one ``random`` call per value) for up to 200,000 waybills. Last line: one
-JSON object with the figures.
+waybills per second for the whole world generated and streamed to Parquet in a temporary
+folder (waybills, scans, assignments, tickets, accesses, scenarios, labels), and its peak
+memory; the baseline is a plain loop that builds only the waybills table's rows (six columns,
+one ``random`` call per value) for up to 200,000 waybills. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import argparse
 import json
 import random
 import resource
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from parcelguard.simulate.run import scenario_names, simulate
-from parcelguard.simulate.world import WorldConfig
+from parcelguard.events import write_folder_chunks
+from parcelguard.simulate.run import scenario_names, simulate_chunks
+from parcelguard.simulate.world import WorldConfig, default_peak
 
 
 def plain_loop(n: int, seed: int) -> float:
@@ -51,16 +54,24 @@ def main() -> None:
     if args.full:
         args.days, args.waybills_per_day, args.employees = 30, 300_000, 20_000
     config = WorldConfig(
-        days=args.days, employees=args.employees, waybills_per_day=args.waybills_per_day
+        days=args.days,
+        employees=args.employees,
+        waybills_per_day=args.waybills_per_day,
+        peak_days=default_peak(args.days),  # as `parcelguard simulate` does
     )
     print(
         f"simulating {args.days} days x {args.waybills_per_day:,} waybills, {args.employees:,} staff"
     )
     began = time.perf_counter()
-    tables = simulate(config, scenario_names("all"))
+    with tempfile.TemporaryDirectory(prefix="parcelguard-world-") as folder:
+        counts = write_folder_chunks(
+            Path(folder), simulate_chunks(config, scenario_names("all")), "parquet"
+        )
+        size_mib = sum(p.stat().st_size for p in Path(folder).iterdir()) / 2**20
     elapsed = time.perf_counter() - began
-    waybills = tables["waybills"].num_rows
-    rows = sum(table.num_rows for table in tables.values())
+    waybills = counts["waybills"]
+    rows = sum(counts.values())
+    print(f"rows: {counts}; Parquet {size_mib:,.0f} MiB")
     per_s = waybills / elapsed
     sample = min(waybills, 200_000)
     loop_s = plain_loop(sample, config.seed)
@@ -86,6 +97,7 @@ def main() -> None:
                 "world_waybills_vs_plain_loop_ratio": round(per_s / loop_per_s, 3),
                 "world_rows_vs_plain_loop_rows_ratio": round(rows_ratio, 3),
                 "peak_rss_mib": round(peak, 1),
+                "parquet_mib": round(size_mib, 1),
             }
         )
     )

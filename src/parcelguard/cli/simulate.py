@@ -56,7 +56,7 @@ def simulate_command(
         from parcelguard.events import write_folder_chunks
         from parcelguard.events.io import Format
         from parcelguard.simulate.run import scenario_names, simulate_chunks
-        from parcelguard.simulate.world import WorldConfig
+        from parcelguard.simulate.world import WorldConfig, default_peak
 
         if out is None:
             raise BadInput("--out: give the folder to write the world to")
@@ -71,7 +71,7 @@ def simulate_command(
             waybills_per_day=waybills_per_day,
             start=first,
             regime=regime,
-            peak_days=tuple(range(days // 2, days // 2 + 3)) if days >= 14 else (),
+            peak_days=default_peak(days),
         )
         names = scenario_names(scenarios)
         with Progress(

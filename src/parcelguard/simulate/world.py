@@ -93,6 +93,11 @@ def district_weights() -> F64:
     return np.asarray(weight / weight.sum(), dtype=np.float64)
 
 
+def default_peak(days: int) -> tuple[int, ...]:
+    """A three-day sales peak (双十一-like) in the middle of worlds of two weeks or more."""
+    return tuple(range(days // 2, days // 2 + 3)) if days >= 14 else ()
+
+
 @dataclass(frozen=True, slots=True)
 class WorldConfig:
     seed: int = 2016
