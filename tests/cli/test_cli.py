@@ -118,6 +118,9 @@ def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
     assert summary["blind_index_matches"] >= 1  # type: ignore[operator]
     if env["PARCELGUARD_DB"].startswith("sqlite"):
         assert summary["plaintext_found_in_files"] == 0
+    insiders = summary["simulation"]["insiders"]  # type: ignore[index]
+    assert len(insiders) == 4  # harvester, revealer, broker, the broker's recruit
+    assert summary["simulation"]["records_taken"] > 500  # type: ignore[index]
 
 
 def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:

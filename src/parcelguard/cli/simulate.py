@@ -10,7 +10,7 @@ from typing import Annotated
 import pyarrow as pa
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 
 from parcelguard.cli.output import Render, finish
 from parcelguard.core.errors import BadInput
@@ -33,7 +33,7 @@ def simulate_command(
     seed: Annotated[int, typer.Option("--seed")] = 2016,
     days: Annotated[int, typer.Option("--days")] = 7,
     employees: Annotated[int, typer.Option("--employees")] = 2_000,
-    waybills_per_day: Annotated[int, typer.Option("--waybills-per-day")] = 20_000,
+    waybills_per_day: Annotated[int, typer.Option("--waybills-per-day")] = 150_000,
     scenarios: Annotated[str, typer.Option("--scenarios", help="all, none, or a,b,…")] = "all",
     regime: Annotated[str, typer.Option("--regime")] = "legacy",
     start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")] = "2016-10-01",
@@ -77,12 +77,14 @@ def simulate_command(
         with Progress(
             SpinnerColumn(),
             "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=Console(stderr=True),
             disable=json_mode,
             transient=True,
         ) as bar:
-            bar.add_task("simulating / 仿真中", total=None)
+            days_done = bar.add_task("days / 天", total=days)
             fmt: Format = "csv" if csv else "parquet"
             kept: dict[str, list[pa.Table]] = {"waybills": [], "senders": []}
 
@@ -91,6 +93,8 @@ def simulate_command(
                     if into_store and name in kept:
                         kept[name].append(chunk)
                     yield name, chunk
+                    if name == "waybills":
+                        bar.advance(days_done)
 
             rows = write_folder_chunks(out, keep(simulate_chunks(config, names)), fmt)
             stored = None

@@ -105,8 +105,12 @@ def describe(tables: dict[str, pa.Table]) -> dict[str, object]:
     if labels is not None:
         for row in pc.value_counts(labels["scenario"]).to_pylist():
             scenarios[row["values"]] = row["counts"]
+    couriers = pc.sum(pc.equal(employees["role"], "courier")).as_py() or 1
+    deliveries = pc.sum(pc.equal(tables["scans"]["kind"], "deliver")).as_py() or 0
+    days = max(len(per_day), 1)
     return {
         "rows": {name: table.num_rows for name, table in tables.items()},
+        "parcels_per_courier_day": round(deliveries / couriers / days, 1),
         "waybills_per_day": {
             row["values"]: row["counts"] for row in sorted(per_day, key=lambda r: r["values"])
         },
