@@ -121,6 +121,7 @@ def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
     insiders = summary["simulation"]["insiders"]  # type: ignore[index]
     assert len(insiders) == 4  # harvester, revealer, broker, the broker's recruit
     assert summary["simulation"]["records_taken"] > 500  # type: ignore[index]
+    assert sorted(i["records"] for i in insiders)[0] == 0  # the harvester only searched
 
 
 def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
