@@ -9,14 +9,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from parcelguard.audit.log import AuditLog
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
-from parcelguard.core.errors import KeyError_
+from parcelguard.core.errors import KeyError_, StoreUnavailable
 from parcelguard.storage import (
     backend_name,
     begin_write,
     connect_store,
     current_revision,
+    head_revision,
     redacted_url,
     upgrade,
 )
@@ -60,6 +62,19 @@ def open_vault(settings: Settings) -> Vault:
         retention_days=settings.retention_days,
         nonce_budget=settings.nonce_budget,
     )
+
+
+def open_audit_log(settings: Settings) -> AuditLog:
+    """The audit log of the configured store (schema checked like the vault's)."""
+    engine = connect_store(settings.db_url)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        engine.dispose()
+        raise StoreUnavailable(
+            f"the store's schema is at {current or 'nothing'}, this ParcelGuard needs {head}; "
+            "run `parcelguard init`"
+        )
+    return AuditLog(engine)
 
 
 def initialise(settings: Settings) -> InitReport:

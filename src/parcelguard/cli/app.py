@@ -12,6 +12,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from parcelguard.admin import doctor, initialise, open_vault
+from parcelguard.cli.audit import app as audit_app
 from parcelguard.cli.output import Render, finish
 from parcelguard.cli.simulate import app as simulate_app
 from parcelguard.config import Settings
@@ -32,6 +33,7 @@ vault_app = typer.Typer(
 )
 app.add_typer(vault_app, name="vault")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(audit_app, name="audit")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 LangOpt = Annotated[

@@ -98,3 +98,34 @@ shred_events = sa.Table(
     sa.Column("waybills_shredded", sa.BigInteger, nullable=False),
     sa.Column("shredded_at", UTCDateTime(), nullable=False),
 )
+
+
+# -- the tamper-evident audit log (RFC 9162 Merkle tree) ---------------------------------------
+
+# One row per entry: its canonical bytes (``parcelguard.audit.entry``), indexed by sequence.
+audit_entries = sa.Table(
+    "audit_entries",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry", sa.LargeBinary, nullable=False),
+)
+
+# Hash of every complete subtree: (level, idx) covers leaves [idx * 2^level, (idx+1) * 2^level).
+# Level 0 holds the leaf hashes. Proofs read O(log n) rows; nothing is ever recomputed.
+audit_nodes = sa.Table(
+    "audit_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+# Signed checkpoints (C2SP tlog-checkpoint signed notes), one per published tree size.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

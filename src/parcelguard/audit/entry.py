@@ -1,0 +1,112 @@
+"""Audit entries and their canonical bytes: what a Merkle leaf commits to.
+
+The encoding is fixed so that an investigator can re-derive every leaf hash from the entries
+alone, in any language:
+
+    version      1 byte   0x01
+    sequence     8 bytes  unsigned big-endian, the entry's index in the log
+    time         8 bytes  signed big-endian, microseconds since 1970-01-01T00:00:00Z
+    then eleven text fields in this order, each a 1-byte length and that many ASCII bytes:
+    actor, action, waybill_no, field, purpose, decision, reason, policy_id, request_id,
+    channel, device
+
+Text fields may hold only ASCII letters, digits and ``_ . : - / + @ #`` (at most 128 bytes):
+ids and codes, never prose. That is a structural guarantee that no name or street address
+(Chinese text) can enter the log, and a waybill field shaped like a mainland mobile number is
+refused too. Decoding is strict: a wrong version, a short or long buffer or a bad character
+is an error, so two different byte strings never decode to the same entry.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+VERSION = 1
+MAX_TEXT = 128
+_HEADER = struct.Struct(">BQq")
+_TEXT = re.compile(rb"[A-Za-z0-9_.:\-/+@#]*")
+_MOBILE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class EntryError(ValueError):
+    """An entry that cannot be encoded or bytes that are not an entry; never quotes values."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    sequence: int
+    time_us: int
+    actor: str
+    action: str
+    waybill_no: str = ""
+    field: str = ""
+    purpose: str = ""
+    decision: str = ""
+    reason: str = ""
+    policy_id: str = ""
+    request_id: str = ""
+    channel: str = ""
+    device: str = ""
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.time_us / 1_000_000, UTC)
+
+    @classmethod
+    def at(cls, sequence: int, moment: datetime, **text: str) -> AuditEntry:
+        if moment.tzinfo is None:
+            raise EntryError("time must carry a time zone")
+        delta = moment - _EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return cls(sequence, micros, **text)
+
+
+TEXT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditEntry))[2:]
+
+
+def encode_entry(entry: AuditEntry) -> bytes:
+    if not 0 <= entry.sequence < 2**64:
+        raise EntryError("sequence must be an unsigned 64-bit number")
+    if not -(2**63) <= entry.time_us < 2**63:
+        raise EntryError("time is out of range")
+    if _MOBILE.fullmatch(entry.waybill_no):
+        raise EntryError("waybill_no looks like a phone number; the audit log holds no phones")
+    parts = [_HEADER.pack(VERSION, entry.sequence, entry.time_us)]
+    for name in TEXT_FIELDS:
+        raw = getattr(entry, name).encode("ascii", errors="replace")
+        if len(raw) > MAX_TEXT:
+            raise EntryError(f"{name} is longer than {MAX_TEXT} bytes")
+        if not _TEXT.fullmatch(raw):
+            raise EntryError(f"{name} may hold only ASCII letters, digits and _ . : - / + @ #")
+        parts.append(bytes((len(raw),)) + raw)
+    return b"".join(parts)
+
+
+def decode_entry(data: bytes) -> AuditEntry:
+    if len(data) < _HEADER.size:
+        raise EntryError(f"an entry has at least {_HEADER.size} bytes, this has {len(data)}")
+    version, sequence, time_us = _HEADER.unpack_from(data)
+    if version != VERSION:
+        raise EntryError(f"unknown entry version {version}")
+    offset, text = _HEADER.size, []
+    for name in TEXT_FIELDS:
+        if offset >= len(data):
+            raise EntryError(f"the entry ends before {name}")
+        length = data[offset]
+        raw = data[offset + 1 : offset + 1 + length]
+        if len(raw) != length:
+            raise EntryError(f"the entry ends inside {name}")
+        if length > MAX_TEXT or not _TEXT.fullmatch(raw):
+            raise EntryError(f"{name} holds bytes an entry may not hold")
+        text.append(raw.decode("ascii"))
+        offset += 1 + length
+    if offset != len(data):
+        raise EntryError(f"{len(data) - offset} bytes follow the last field")
+    entry = AuditEntry(sequence, time_us, *text)
+    if _MOBILE.fullmatch(entry.waybill_no):
+        raise EntryError("waybill_no looks like a phone number")
+    return entry

@@ -1,0 +1,210 @@
+"""The audit log in the store: append entries, answer heads and proofs, verify everything.
+
+Entries and the hashes of every complete subtree are written in the same transaction as each
+other, so the log is never half-appended; an append returns only after its transaction has
+committed (SQLite ``synchronous=FULL``, PostgreSQL's fsync), which is what "acknowledged"
+means. A proof reads the O(log n) subtree hashes it needs in one query and never rebuilds the
+tree. :meth:`AuditLog.verify` recomputes every leaf and every stored subtree from the entry
+bytes alone and names the first index that does not match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from parcelguard.audit import merkle
+from parcelguard.audit.entry import AuditEntry, EntryError, decode_entry, encode_entry
+from parcelguard.core.errors import BadInput, ParcelGuardError
+from parcelguard.storage import begin_write
+from parcelguard.storage.schema import audit_entries, audit_nodes
+
+_READ_BATCH = 50_000
+
+
+class LogIntegrityError(ParcelGuardError):
+    """The stored log contradicts itself: an entry or a hash was changed, removed or moved."""
+
+    code = "log_integrity"
+
+
+class _StoredHashes:
+    """Subtree hashes read from ``audit_nodes``, a batch of keys per query."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def hashes(self, keys: Sequence[tuple[int, int]]) -> Sequence[bytes]:
+        if not keys:
+            return []
+        found: dict[tuple[int, int], bytes] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            rows = self._conn.execute(
+                sa.select(audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash).where(
+                    sa.tuple_(audit_nodes.c.level, audit_nodes.c.idx).in_(part)
+                )
+            )
+            found.update({(row.level, row.idx): row.hash for row in rows})
+        missing = [key for key in keys if key not in found]
+        if missing:
+            level, idx = missing[0]
+            raise LogIntegrityError(
+                f"the subtree hash at level {level}, index {idx} is missing from the store"
+            )
+        return [found[key] for key in keys]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    tree_size: int
+    root_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    tree_size: int
+    root_hash: bytes
+    first_bad_index: int | None
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_index is None and self.reason is None
+
+
+class AuditLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _size(conn: sa.Connection) -> int:
+        last = conn.execute(sa.select(sa.func.max(audit_entries.c.seq))).scalar()
+        return 0 if last is None else int(last) + 1
+
+    def append(self, entries: Sequence[AuditEntry]) -> list[int]:
+        """Append ``entries`` (their ``sequence`` is assigned here); their indices, once durable."""
+        if not entries:
+            return []
+        with begin_write(self.engine) as conn:
+            size = self._size(conn)
+            encoded = []
+            for offset, entry in enumerate(entries):
+                try:
+                    encoded.append(encode_entry(replace(entry, sequence=size + offset)))
+                except EntryError as exc:
+                    raise BadInput(f"audit entry #{offset + 1}: {exc}") from None
+            leaves = [merkle.leaf_hash(data) for data in encoded]
+            nodes = merkle.append_hashes(size, leaves, _StoredHashes(conn))
+            conn.execute(
+                audit_entries.insert(),
+                [{"seq": size + i, "entry": data} for i, data in enumerate(encoded)],
+            )
+            conn.execute(
+                audit_nodes.insert(),
+                [{"level": level, "idx": idx, "hash": digest} for level, idx, digest in nodes],
+            )
+        return list(range(size, size + len(entries)))
+
+    def head(self) -> Head:
+        with self.engine.connect() as conn:
+            size = self._size(conn)
+            return Head(size, merkle.root(_StoredHashes(conn), size))
+
+    def entry(self, index: int) -> bytes:
+        with self.engine.connect() as conn:
+            data = conn.execute(
+                sa.select(audit_entries.c.entry).where(audit_entries.c.seq == index)
+            ).scalar()
+        if data is None:
+            raise BadInput(f"--index {index}: the log has no such entry")
+        return bytes(data)
+
+    def prove(self, index: int, size: int) -> dict[str, object]:
+        with self.engine.connect() as conn:
+            current = self._size(conn)
+            if not 0 <= index < size <= current:
+                raise BadInput(
+                    f"--index {index} --size {size}: need 0 <= index < size <= {current}"
+                )
+            reader = _StoredHashes(conn)
+            proof = merkle.inclusion_proof(reader, index, size)
+            root = merkle.root(reader, size)
+            (leaf,) = reader.hashes([(0, index)])
+        return {
+            "index": index,
+            "tree_size": size,
+            "entry": self.entry(index),
+            "leaf_hash": leaf,
+            "inclusion_path": proof,
+            "root_hash": root,
+        }
+
+    def consistency(self, first: int, second: int) -> dict[str, object]:
+        with self.engine.connect() as conn:
+            current = self._size(conn)
+            if not 0 < first <= second <= current:
+                raise BadInput(f"--from {first} --to {second}: need 0 < from <= to <= {current}")
+            reader = _StoredHashes(conn)
+            return {
+                "first_size": first,
+                "second_size": second,
+                "first_root": merkle.root(reader, first),
+                "second_root": merkle.root(reader, second),
+                "proof": merkle.consistency_proof(reader, first, second),
+            }
+
+    def verify(self) -> Verification:
+        """Recompute the whole tree from the entry bytes and compare every stored hash."""
+        rebuilt = merkle.MemoryHashes()
+        expected: dict[tuple[int, int], bytes] = {}
+        with self.engine.connect() as conn:
+            expected_seq = 0
+            while True:
+                rows = conn.execute(
+                    sa.select(audit_entries.c.seq, audit_entries.c.entry)
+                    .where(audit_entries.c.seq >= expected_seq)
+                    .order_by(audit_entries.c.seq)
+                    .limit(_READ_BATCH)
+                ).all()
+                if not rows:
+                    break
+                leaves = []
+                for row in rows:
+                    if row.seq != expected_seq:
+                        return self._bad(rebuilt, expected_seq, "entry missing (deleted?)")
+                    try:
+                        entry = decode_entry(bytes(row.entry))
+                    except EntryError as exc:
+                        return self._bad(rebuilt, expected_seq, f"entry unreadable ({exc})")
+                    if entry.sequence != expected_seq:
+                        return self._bad(rebuilt, expected_seq, "entry moved from another index")
+                    leaves.append(merkle.leaf_hash(bytes(row.entry)))
+                    expected_seq += 1
+                expected.update({(lv, ix): h for lv, ix, h in rebuilt.append(leaves)})
+            stored = {
+                (row.level, row.idx): row.hash
+                for row in conn.execute(
+                    sa.select(audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash)
+                )
+            }
+        by_first_leaf = sorted(expected.items(), key=lambda kv: (kv[0][1] << kv[0][0], kv[0][0]))
+        for (level, idx), digest in by_first_leaf:
+            if stored.get((level, idx)) != digest:
+                return self._bad(rebuilt, idx << level, f"subtree hash at level {level} differs")
+        extra = set(stored) - set(expected)
+        if extra:
+            level, idx = min(extra, key=lambda key: key[1] << key[0])
+            return self._bad(rebuilt, idx << level, "stored hashes beyond the entries (truncated?)")
+        size = expected_seq
+        root = merkle.root(rebuilt, size) if size else merkle.EMPTY_ROOT
+        return Verification(size, root, None, None)
+
+    @staticmethod
+    def _bad(rebuilt: merkle.MemoryHashes, index: int, reason: str) -> Verification:
+        """The log is good up to ``index``; report the root of that good prefix."""
+        root = merkle.root(rebuilt, index) if 0 < index <= rebuilt.size else merkle.EMPTY_ROOT
+        return Verification(index, root, index, reason)
