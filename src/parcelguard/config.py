@@ -18,6 +18,8 @@ from parcelguard.core.waybill import DEFAULT_WAYBILL_PATTERN, WaybillRules
 DEFAULT_RETENTION_DAYS = 90
 # AES-GCM with random 96-bit nonces: stay far below the 2^32 collision bound of NIST SP 800-38D.
 DEFAULT_NONCE_BUDGET = 2**30
+# The audit log's name in checkpoints and its signing key's name (C2SP: schema-less URL).
+DEFAULT_LOG_ORIGIN = "parcelguard.local/audit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class Settings:
     retention_days: int
     waybill_pattern: str
     nonce_budget: int
+    log_key_file: Path
+    log_origin: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +55,8 @@ class Settings:
             retention_days=_positive_int(env, "PARCELGUARD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
             waybill_pattern=pattern,
             nonce_budget=_positive_int(env, "PARCELGUARD_NONCE_BUDGET", DEFAULT_NONCE_BUDGET),
+            log_key_file=Path(env.get("PARCELGUARD_LOG_KEY_FILE") or home / "keys" / "log.key"),
+            log_origin=env.get("PARCELGUARD_LOG_ORIGIN") or DEFAULT_LOG_ORIGIN,
         )
 
     @property

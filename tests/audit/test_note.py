@@ -158,7 +158,7 @@ def test_generated_keys_round_trip_and_hide_the_seed() -> None:
     again = Signer.from_signer_key(signer.signer_key())
     assert again.verifier_key() == signer.verifier_key()
     assert Verifier.from_key(signer.verifier_key()) == signer.verifier()
-    assert signer.signer_key().split("+")[-1] not in repr(signer)
+    assert signer.signer_key().split("+", 4)[4] not in repr(signer)  # the seed may hold "+"
     assert "PRIVATE" not in repr(signer)
 
 

@@ -41,3 +41,45 @@ def test_a_proof_beyond_the_log_is_bad_input(env: dict[str, str], settings: Sett
     result = runner.invoke(app, ["audit", "prove", "--index", "3", "--size", "3"], env=env)
     assert result.exit_code == 2
     assert "need 0 <= index < size <= 3" in result.stderr
+
+
+def test_head_carries_a_checkpoint_signed_by_the_published_key(
+    env: dict[str, str], settings: Settings
+) -> None:
+    from parcelguard.audit.checkpoint import open_checkpoint
+    from parcelguard.audit.note import Verifier
+
+    open_audit_log(settings).append(entries(7))
+    head = run(env, "head")
+    key = run(env, "pubkey")["verifier_key"]
+    assert str(key).startswith("parcelguard.local/audit+")
+    checkpoint, opened = open_checkpoint(str(head["checkpoint"]), Verifier.from_key(str(key)))
+    assert checkpoint.size == 7
+    assert checkpoint.root_hash.hex() == head["root_hash"]
+    assert opened.verified_by == ["parcelguard.local/audit"]
+    assert run(env, "head")["checkpoint"] == head["checkpoint"]  # one note per size
+
+
+def test_a_history_rewritten_under_a_signed_checkpoint_is_refused(
+    env: dict[str, str], settings: Settings
+) -> None:
+    import sqlalchemy as sa
+
+    from parcelguard.storage.schema import audit_checkpoints
+
+    log = open_audit_log(settings)
+    log.append(entries(4))
+    run(env, "head")
+    with log.engine.begin() as conn:  # an administrator re-writes the stored root
+        conn.execute(sa.update(audit_checkpoints).values(root_hash=b"\x01" * 32))
+    result = runner.invoke(app, ["audit", "head", "--json"], env=env)
+    assert result.exit_code == 1
+    assert "the log has been rewritten" in result.stderr
+
+
+def test_the_log_key_lives_in_its_own_file(settings: Settings) -> None:
+    import os
+    import stat
+
+    assert stat.S_IMODE(os.stat(settings.log_key_file).st_mode) == 0o600
+    assert settings.log_key_file.read_text().startswith("PRIVATE+KEY+parcelguard.local/audit+")

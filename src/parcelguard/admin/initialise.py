@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from parcelguard.audit.log import AuditLog
+from parcelguard.audit.note import NoteError, Signer
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import KeyError_, StoreUnavailable
@@ -24,7 +25,7 @@ from parcelguard.storage import (
 )
 from parcelguard.storage.schema import data_keys, index_keys
 from parcelguard.vault import EnvironmentKek, KeyProvider, LocalKeyFile, Vault, keystore
-from parcelguard.vault.keys import create_key_file
+from parcelguard.vault.keys import create_key_file, read_secret_text, write_secret_text
 
 
 @dataclass(slots=True)
@@ -64,6 +65,14 @@ def open_vault(settings: Settings) -> Vault:
     )
 
 
+def log_signer(settings: Settings) -> Signer:
+    """The audit log's checkpoint-signing key, kept in its own file apart from the database."""
+    try:
+        return Signer.from_signer_key(read_secret_text(settings.log_key_file))
+    except NoteError as exc:
+        raise KeyError_(f"key file {settings.log_key_file}: {exc}") from None
+
+
 def open_audit_log(settings: Settings) -> AuditLog:
     """The audit log of the configured store (schema checked like the vault's)."""
     engine = connect_store(settings.db_url)
@@ -98,6 +107,12 @@ def initialise(settings: Settings) -> InitReport:
             if keystore.ensure_index_key(conn, provider, utc_now()):
                 created.append("blind_index_key")
             keystore.load_index_key(conn, provider)  # the KEK must open what the store holds
+        if not settings.log_key_file.exists():
+            write_secret_text(
+                settings.log_key_file, Signer.generate(settings.log_origin).signer_key()
+            )
+            created.append("log_key")
+        log_signer(settings)  # readable and well-formed
         if _install_default_policies(settings.policy_dir):
             created.append("policies")
         return InitReport(

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from parcelguard.audit import merkle
+from parcelguard.audit.checkpoint import Checkpoint, sign_checkpoint
 from parcelguard.audit.entry import AuditEntry, EntryError, decode_entry, encode_entry
+from parcelguard.audit.note import Signer
 from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.storage import begin_write
-from parcelguard.storage.schema import audit_entries, audit_nodes
+from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
 
 _READ_BATCH = 50_000
 
@@ -108,6 +111,34 @@ class AuditLog:
                 [{"level": level, "idx": idx, "hash": digest} for level, idx, digest in nodes],
             )
         return list(range(size, size + len(entries)))
+
+    def checkpoint(self, signer: Signer, origin: str, now: datetime) -> str:
+        """A signed checkpoint of the current head, stored so that it is published once.
+
+        If a checkpoint of the same size was signed before with another root, the history has
+        been rewritten under it: that is refused loudly, never re-signed.
+        """
+        head = self.head()
+        with begin_write(self.engine) as conn:
+            stored = conn.execute(
+                sa.select(audit_checkpoints.c.root_hash, audit_checkpoints.c.note).where(
+                    audit_checkpoints.c.tree_size == head.tree_size
+                )
+            ).first()
+            if stored is not None:
+                if bytes(stored.root_hash) != head.root_hash:
+                    raise LogIntegrityError(
+                        f"a checkpoint of size {head.tree_size} was signed with another root: "
+                        "the log has been rewritten"
+                    )
+                return str(stored.note)
+            note = sign_checkpoint(signer, Checkpoint(origin, head.tree_size, head.root_hash))
+            conn.execute(
+                audit_checkpoints.insert().values(
+                    tree_size=head.tree_size, root_hash=head.root_hash, note=note, created_at=now
+                )
+            )
+        return note
 
     def head(self) -> Head:
         with self.engine.connect() as conn:

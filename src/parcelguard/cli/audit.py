@@ -52,11 +52,35 @@ def head_command(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
     """Tree size and root hash. 日志头。"""
 
     def action() -> dict[str, object]:
+        from parcelguard.admin import log_signer
+        from parcelguard.config import Settings
+        from parcelguard.core.clock import utc_now
+
+        settings = Settings.from_env()
         log = _log()
+        note = log.checkpoint(log_signer(settings), settings.log_origin, utc_now())
         head = log.head()
-        return _hexed({"tree_size": head.tree_size, "root_hash": head.root_hash})
+        return _hexed(
+            {"tree_size": head.tree_size, "root_hash": head.root_hash, "checkpoint": note}
+        )
 
     finish(json_mode, action, _show, pick_language(lang))
+
+
+@app.command("pubkey")
+def pubkey_command(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
+    """The log's verifier key, as Go's note package and witnesses take it. 日志公钥。"""
+
+    def action() -> dict[str, object]:
+        from parcelguard.admin import log_signer
+        from parcelguard.config import Settings
+
+        return {"verifier_key": log_signer(Settings.from_env()).verifier_key()}
+
+    def render(result: dict[str, object]) -> Render:
+        return lambda console: console.print(str(result["verifier_key"]), highlight=False)
+
+    finish(json_mode, action, render, pick_language(lang))
 
 
 @app.command("prove")

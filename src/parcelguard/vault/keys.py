@@ -107,18 +107,15 @@ def encode_key(material: bytes) -> str:
 
 def create_key_file(path: Path) -> None:
     """Write a fresh KEK to ``path`` with mode 0600; never overwrite an existing one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise KeyError_(f"key file {path}: already exists; refusing to overwrite a KEK") from None
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(encode_key(new_key()) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_secret_text(path, encode_key(new_key()))
 
 
 def read_key_file(path: Path) -> bytes:
+    return _decode(read_secret_text(path), f"key file {path}")
+
+
+def read_secret_text(path: Path) -> str:
+    """The text of a key file that only its owner can read; refuses an exposed one."""
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -129,10 +126,22 @@ def read_key_file(path: Path) -> bytes:
             f"run `chmod 600 {path}`"
         )
     try:
-        text = path.read_text(encoding="ascii").strip()
+        return path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise KeyError_(f"key file {path}: cannot read it ({type(exc).__name__})") from None
-    return _decode(text, f"key file {path}")
+
+
+def write_secret_text(path: Path, text: str) -> None:
+    """Create a key file with mode 0600; never overwrite an existing one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyError_(f"key file {path}: already exists; refusing to overwrite a key") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _decode(text: str, source: str) -> bytes:
