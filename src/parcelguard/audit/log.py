@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from parcelguard.audit import merkle
-from parcelguard.audit.checkpoint import Checkpoint, sign_checkpoint
+from parcelguard.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from parcelguard.audit.entry import AuditEntry, EntryError, decode_entry, encode_entry
+from parcelguard.audit.evidence import build_bundle
 from parcelguard.audit.note import Signer
 from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.storage import begin_write
@@ -139,6 +140,16 @@ class AuditLog:
                 )
             )
         return note
+
+    def bundle(
+        self, indices: Sequence[int], signer: Signer, origin: str, now: datetime
+    ) -> dict[str, object]:
+        """Evidence for ``indices``: their entries and proofs against a fresh signed checkpoint."""
+        if not indices:
+            raise BadInput("--entries: name at least one index")
+        note = self.checkpoint(signer, origin, now)
+        size = open_checkpoint(note, signer.verifier())[0].size
+        return build_bundle(note, [self.prove(index, size) for index in indices])
 
     def head(self) -> Head:
         with self.engine.connect() as conn:
