@@ -112,7 +112,9 @@ def initialise(settings: Settings) -> InitReport:
                 settings.log_key_file, Signer.generate(settings.log_origin).signer_key()
             )
             created.append("log_key")
-        log_signer(settings)  # readable and well-formed
+        public = settings.log_key_file.with_suffix(".pub")
+        if not public.exists():  # the verifier key, for witnesses and investigators
+            public.write_text(log_signer(settings).verifier_key() + "\n", encoding="ascii")
         if _install_default_policies(settings.policy_dir):
             created.append("policies")
         return InitReport(

@@ -220,3 +220,71 @@ def _write_atomically(path: Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@app.command("witness")
+def witness_command(
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 10.0,
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="The log's verifier key (default: keys/log.pub)."),
+    ] = None,
+    json_mode: JsonOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    """Cosign each new checkpoint if it extends the last one; alarm on a fork. 见证。"""
+    import time
+
+    from parcelguard.config import Settings
+
+    def round_() -> dict[str, object]:
+        import sqlalchemy as sa
+
+        from parcelguard.audit.witness import Witness
+        from parcelguard.core.clock import utc_now
+        from parcelguard.core.errors import KeyError_
+        from parcelguard.storage.schema import audit_checkpoints
+
+        settings = Settings.from_env()
+        key = log_key
+        if key is None:
+            pub = settings.log_key_file.with_suffix(".pub")
+            if not pub.exists():
+                raise KeyError_(f"{pub}: not found; give --log-key or run `parcelguard init`")
+            key = pub.read_text(encoding="ascii").strip()
+        home = settings.home / "witness"
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        witness = Witness(home, "parcelguard-witness", key, settings.log_origin)
+        log = _log()
+        with log.engine.connect() as conn:
+            note = conn.execute(
+                sa.select(audit_checkpoints.c.note)
+                .order_by(audit_checkpoints.c.tree_size.desc())
+                .limit(1)
+            ).scalar()
+        if note is None:
+            return {"action": "nothing", "tree_size": 0, "reason": "the log has no checkpoint yet"}
+        from parcelguard.audit.checkpoint import open_checkpoint
+        from parcelguard.audit.note import Verifier
+
+        newest = open_checkpoint(str(note), Verifier.from_key(key))[0]
+        last = witness.last_size()
+        proof: list[bytes] | None = None
+        if 0 < last < newest.size:
+            proof = list(log.consistency(last, newest.size)["proof"])  # type: ignore[call-overload]
+        outcome = witness.observe(str(note), proof, int(utc_now().timestamp()))
+        return {
+            "action": outcome.action,
+            "tree_size": outcome.tree_size,
+            "reason": outcome.reason,
+            "cosignature": outcome.cosignature,
+            "witness_key": witness.cosigner.verifier_key(),
+        }
+
+    language = pick_language(lang)
+    while True:
+        finish(json_mode, round_, _show, language)
+        if once:
+            return
+        time.sleep(interval)

@@ -1,0 +1,114 @@
+"""The witness cosigns a growing log and raises the alarm when history is rewritten."""
+
+import json
+from dataclasses import replace
+
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from parcelguard.admin import open_audit_log
+from parcelguard.audit import merkle
+from parcelguard.audit.checkpoint import open_checkpoint, verify_cosignature
+from parcelguard.audit.entry import decode_entry, encode_entry
+from parcelguard.audit.log import AuditLog
+from parcelguard.audit.note import Verifier
+from parcelguard.cli import app
+from parcelguard.config import Settings
+from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
+from tests.audit.test_log import entries
+
+runner = CliRunner()
+
+
+def audit(env: dict[str, str], *args: str):
+    return runner.invoke(app, ["audit", *args, "--json"], env=env)
+
+
+def last(result) -> dict[str, object]:
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def rewrite_history(log: AuditLog, index: int) -> None:
+    """What a DBA could do: change one entry and recompute every hash so the log verifies."""
+    with log.engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(audit_entries.c.seq, audit_entries.c.entry).order_by(audit_entries.c.seq)
+        ).all()
+        forged = replace(decode_entry(bytes(rows[index].entry)), reason="investigation")
+        conn.execute(
+            audit_entries.update()
+            .where(audit_entries.c.seq == index)
+            .values(entry=encode_entry(forged))
+        )
+        tree = merkle.MemoryHashes()
+        nodes = tree.append(
+            [
+                merkle.leaf_hash(encode_entry(forged) if r.seq == index else bytes(r.entry))
+                for r in rows
+            ]
+        )
+        conn.execute(audit_nodes.delete())
+        conn.execute(
+            audit_nodes.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
+        )
+        conn.execute(audit_checkpoints.delete())  # and hide the checkpoints the log signed
+
+
+def test_the_witness_cosigns_a_growing_log(env: dict[str, str], settings: Settings) -> None:
+    log = open_audit_log(settings)
+    log.append(entries(5))
+    head = last(audit(env, "head"))
+    first = audit(env, "witness", "--once")
+    assert first.exit_code == 0, first.stderr
+    outcome = last(first)
+    assert outcome["action"] == "cosigned"
+    checkpoint, _ = open_checkpoint(
+        str(head["checkpoint"]),
+        Verifier.from_key(str(last(audit(env, "pubkey"))["verifier_key"])),
+    )
+    assert (
+        verify_cosignature(str(outcome["cosignature"]), checkpoint, str(outcome["witness_key"])) > 0
+    )
+    log.append(entries(3, offset=5))
+    audit(env, "head")
+    assert last(audit(env, "witness", "--once"))["tree_size"] == 8
+    assert last(audit(env, "witness", "--once"))["action"] == "unchanged"
+
+
+def test_a_rewritten_history_that_verifies_is_still_caught(
+    env: dict[str, str], settings: Settings
+) -> None:
+    log = open_audit_log(settings)
+    log.append(entries(8))
+    audit(env, "head")
+    assert audit(env, "witness", "--once").exit_code == 0
+    rewrite_history(log, 2)
+    assert last(audit(env, "verify"))["verified"] is True  # internally consistent again
+    audit(env, "head")  # the log signs the rewritten tree of the same size
+    alarm = audit(env, "witness", "--once")
+    assert alarm.exit_code == 1
+    assert "fork: two different roots for tree size 8" in alarm.stderr
+    log.append(entries(4, offset=8))
+    audit(env, "head")
+    alarm = audit(env, "witness", "--once")
+    assert alarm.exit_code == 1
+    assert "does not extend the cosigned tree of 8" in alarm.stderr
+
+
+def test_a_rollback_is_caught(env: dict[str, str], settings: Settings) -> None:
+    log = open_audit_log(settings)
+    log.append(entries(6))
+    audit(env, "head")
+    assert audit(env, "witness", "--once").exit_code == 0
+    with log.engine.begin() as conn:
+        conn.execute(audit_entries.delete().where(audit_entries.c.seq >= 3))
+        conn.execute(
+            audit_nodes.delete().where(
+                (audit_nodes.c.idx + 1) * sa.func.power(2, audit_nodes.c.level) > 3
+            )
+        )
+        conn.execute(audit_checkpoints.delete())
+    audit(env, "head")
+    alarm = audit(env, "witness", "--once")
+    assert alarm.exit_code == 1
+    assert "rollback: the log shows 3 entries, the witness cosigned 6" in alarm.stderr
