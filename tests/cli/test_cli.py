@@ -122,6 +122,10 @@ def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
     assert len(insiders) == 4  # harvester, revealer, broker, the broker's recruit
     assert summary["simulation"]["records_taken"] > 500  # type: ignore[index]
     assert sorted(i["records"] for i in insiders)[0] == 0  # the harvester only searched
+    audit = summary["audit"]
+    assert audit["proof_verified"] is True  # type: ignore[index]
+    assert audit["tamper_verified_internally"] is True  # type: ignore[index]
+    assert "fork" in audit["witness_alarm"]  # type: ignore[index]
 
 
 def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:

@@ -1,17 +1,15 @@
 """The witness cosigns a growing log and raises the alarm when history is rewritten."""
 
 import json
-from dataclasses import replace
 
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from parcelguard.admin import open_audit_log
-from parcelguard.audit import merkle
 from parcelguard.audit.checkpoint import open_checkpoint, verify_cosignature
-from parcelguard.audit.entry import decode_entry, encode_entry
 from parcelguard.audit.log import AuditLog
 from parcelguard.audit.note import Verifier
+from parcelguard.audit.tamper import rewrite_entry
 from parcelguard.cli import app
 from parcelguard.config import Settings
 from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
@@ -29,29 +27,7 @@ def last(result) -> dict[str, object]:
 
 
 def rewrite_history(log: AuditLog, index: int) -> None:
-    """What a DBA could do: change one entry and recompute every hash so the log verifies."""
-    with log.engine.begin() as conn:
-        rows = conn.execute(
-            sa.select(audit_entries.c.seq, audit_entries.c.entry).order_by(audit_entries.c.seq)
-        ).all()
-        forged = replace(decode_entry(bytes(rows[index].entry)), reason="investigation")
-        conn.execute(
-            audit_entries.update()
-            .where(audit_entries.c.seq == index)
-            .values(entry=encode_entry(forged))
-        )
-        tree = merkle.MemoryHashes()
-        nodes = tree.append(
-            [
-                merkle.leaf_hash(encode_entry(forged) if r.seq == index else bytes(r.entry))
-                for r in rows
-            ]
-        )
-        conn.execute(audit_nodes.delete())
-        conn.execute(
-            audit_nodes.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
-        )
-        conn.execute(audit_checkpoints.delete())  # and hide the checkpoints the log signed
+    rewrite_entry(log.engine, index, reason="investigation")
 
 
 def test_the_witness_cosigns_a_growing_log(env: dict[str, str], settings: Settings) -> None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import cast
 
+import pyarrow as pa
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
 from parcelguard.admin import initialise, open_vault
+from parcelguard.audit.entry import AuditEntry
 from parcelguard.config import Settings
 from parcelguard.core.clock import CARRIER_TZ, today
 from parcelguard.core.waybill import NewWaybill
@@ -64,8 +67,32 @@ TEXT = {
         "zh": "4. 此库中演示日期已全部粉碎，没有可粉碎的日期。",
     },
     "end": {
-        "en": "Next chapters arrive with the audit log and the reveal service.",
-        "zh": "后续章节：审计日志和调阅服务。",
+        "en": "Next chapters arrive with the reveal service and the online guard.",
+        "zh": "后续章节：调阅服务和在线风控。",
+    },
+    "audit_title": {
+        "en": "Chapter 3: an audit log nobody can rewrite unnoticed",
+        "zh": "第三章：任何人都无法悄悄改写的审计日志",
+    },
+    "audit_head": {
+        "en": "   {n:,} access decisions appended; tree size {size:,}, root {root}…, checkpoint signed by {origin}.",
+        "zh": "   追加 {n:,} 条访问决定；树大小 {size:,}，根哈希 {root}…，检查点由 {origin} 签名。",
+    },
+    "audit_proof": {
+        "en": "   Inclusion proof of the revealer's reveal #{index}: {steps} hashes, verified: {ok}.",
+        "zh": "   调阅人第 {index} 号调阅记录的包含性证明：{steps} 个哈希，验证结果：{ok}。",
+    },
+    "audit_witness": {
+        "en": "   The witness cosigned tree size {size:,}.",
+        "zh": "   见证方已对树大小 {size:,} 进行联署。",
+    },
+    "audit_tamper": {
+        "en": "   A database administrator rewrites that entry to 'denied', recomputes every hash and deletes the signed checkpoints. The log verifies internally: {ok}.",
+        "zh": "   数据库管理员把该记录改为“拒绝”，重算全部哈希并删除已签名的检查点。日志内部校验：{ok}。",
+    },
+    "audit_alarm": {
+        "en": "   The witness refuses the rewritten history: {alarm}",
+        "zh": "   见证方拒绝被改写的历史：{alarm}",
     },
     "sim_title": {
         "en": "Chapter 2: a simulated carrier in the legacy regime, with the Jingzhou case inside",
@@ -165,12 +192,15 @@ def _story(console: Console, lang: str, settings: Settings, vault: Vault) -> dic
     else:
         say(console, "noshred", lang)
     result["stats"] = vault.stats()
-    result["simulation"] = _simulation_chapter(console, lang)
+    result["simulation"], tables = _simulation_chapter(console, lang)
+    result["audit"] = _audit_chapter(console, lang, settings, tables)
     say(console, "end", lang)
     return result
 
 
-def _simulation_chapter(console: Console, lang: str) -> dict[str, object]:
+def _simulation_chapter(
+    console: Console, lang: str
+) -> tuple[dict[str, object], dict[str, pa.Table]]:
     import pyarrow.compute as pc
 
     from parcelguard.simulate.run import simulate
@@ -215,7 +245,129 @@ def _simulation_chapter(console: Console, lang: str) -> dict[str, object]:
             last=f"{row['ended_at']:%m-%d %H:%M}",
         )
     say(console, "sim_total", lang, records=taken, denied=denied)
-    return {"insiders": insiders, "records_taken": taken, "lookups_denied": denied}
+    return {"insiders": insiders, "records_taken": taken, "lookups_denied": denied}, tables
+
+
+def _audit_entries(tables: dict[str, pa.Table]) -> tuple[list[AuditEntry], int]:
+    """The first day's decisions plus the revealer's, as audit entries; and one reveal's index."""
+    import pyarrow.compute as pc
+
+    accesses = tables["accesses"]
+    labels = tables["labels"].to_pylist()
+    busiest = max(labels, key=lambda row: row["ended_at"] - row["started_at"])["employee_id"]
+    theirs = pc.and_(
+        pc.equal(accesses["employee_id"], busiest), pc.equal(accesses["reason"], "legacy_lookup")
+    )
+    picked = pc.or_(
+        theirs, pc.less(accesses["ts"], accesses["ts"][0].as_py() + timedelta(hours=10))
+    )
+    rows = accesses.filter(picked).to_pylist()
+    entries = [
+        AuditEntry.at(
+            0,
+            row["ts"],
+            actor=row["employee_id"],
+            action=row["action"],
+            waybill_no=row["waybill_no"] or "",
+            field=row["field"] or "",
+            purpose=row["purpose"] or "",
+            decision=row["decision"],
+            reason=row["reason"],
+            request_id=row["event_id"],
+            channel=row["channel"],
+            device=row["device_id"],
+        )
+        for row in rows
+    ]
+    target = next(
+        i
+        for i, row in enumerate(rows)
+        if row["employee_id"] == busiest and row["reason"] == "legacy_lookup"
+    )
+    return entries, target
+
+
+def _audit_chapter(
+    console: Console, lang: str, settings: Settings, tables: dict[str, pa.Table]
+) -> dict[str, object]:
+    import tempfile
+
+    from parcelguard.admin import log_signer, open_audit_log
+    from parcelguard.audit import merkle
+    from parcelguard.audit.log import AuditLog
+    from parcelguard.audit.tamper import rewrite_entry
+    from parcelguard.audit.witness import Witness, WitnessAlarm
+
+    console.print(Panel(TEXT["audit_title"][lang], style="bold"))
+    entries, target = _audit_entries(tables)
+    now = datetime.now(UTC)
+
+    def story(home: Settings) -> tuple[int, Witness, AuditLog]:
+        log = open_audit_log(home)
+        first = log.append(entries)[0]
+        signer = log_signer(home)
+        note = log.checkpoint(signer, home.log_origin, now)
+        witness_home = home.home / "witness"
+        witness_home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        witness = Witness(
+            witness_home, "parcelguard-witness", signer.verifier_key(), home.log_origin
+        )
+        last = witness.last_size()
+        proof = list(log.consistency(last, log.head().tree_size)["proof"]) if last else None  # type: ignore[call-overload]
+        witness.observe(note, proof, int(now.timestamp()))
+        return first, witness, log
+
+    first, witness, log = story(settings)
+    head = log.head()
+    say(
+        console,
+        "audit_head",
+        lang,
+        n=len(entries),
+        size=head.tree_size,
+        root=head.root_hash.hex()[:16],
+        origin=settings.log_origin,
+    )
+    index = first + target
+    proof = log.prove(index, head.tree_size)
+    path = cast(list[bytes], proof["inclusion_path"])
+    leaf = merkle.leaf_hash(cast(bytes, proof["entry"]))
+    ok = merkle.verify_inclusion(leaf, index, head.tree_size, path, cast(bytes, proof["root_hash"]))
+    say(console, "audit_proof", lang, index=index, steps=len(path), ok=ok)
+    say(console, "audit_witness", lang, size=witness.last_size())
+
+    # The tampering happens in a scratch store: the demo never damages the real one.
+    with tempfile.TemporaryDirectory(prefix="parcelguard-dba-") as scratch:
+        import base64
+        import os
+
+        other = Settings.from_env(
+            {
+                "PARCELGUARD_HOME": scratch,
+                "PARCELGUARD_KEK": base64.b64encode(os.urandom(32)).decode(),
+            }
+        )
+        initialise(other)
+        _, scratch_witness, scratch_log = story(other)
+        rewrite_entry(scratch_log.engine, target, decision="deny", reason="not_permitted")
+        verified = scratch_log.verify().ok
+        say(console, "audit_tamper", lang, ok=verified)
+        note = scratch_log.checkpoint(log_signer(other), other.log_origin, now)
+        try:
+            scratch_witness.observe(note, None, int(now.timestamp()))
+            alarm = "none"
+        except WitnessAlarm as exc:
+            alarm = exc.message
+        say(console, "audit_alarm", lang, alarm=alarm)
+        scratch_log.engine.dispose()
+    log.engine.dispose()
+    return {
+        "entries_appended": len(entries),
+        "tree_size": head.tree_size,
+        "proof_verified": ok,
+        "tamper_verified_internally": verified,
+        "witness_alarm": alarm,
+    }
 
 
 def _row_table(row: dict[str, object]) -> Table:
