@@ -24,6 +24,7 @@ from parcelguard.audit.evidence import build_bundle
 from parcelguard.audit.note import Signer
 from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.storage import begin_write
+from parcelguard.storage.bulk import insert_rows, insert_sql
 from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
 
 _READ_BATCH = 50_000
@@ -45,14 +46,18 @@ class _StoredHashes:
         if not keys:
             return []
         found: dict[tuple[int, int], bytes] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
+        for start in range(0, len(keys), 200):
+            part = keys[start : start + 200]
+            # One primary-key lookup per key, OR-ed: a row-value IN made SQLite scan the table.
+            condition = sa.or_(
+                *(sa.and_(audit_nodes.c.level == lv, audit_nodes.c.idx == ix) for lv, ix in part)
+            )
             rows = self._conn.execute(
                 sa.select(audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash).where(
-                    sa.tuple_(audit_nodes.c.level, audit_nodes.c.idx).in_(part)
+                    condition
                 )
             )
-            found.update({(row.level, row.idx): row.hash for row in rows})
+            found.update({(row.level, row.idx): bytes(row.hash) for row in rows})
         missing = [key for key in keys if key not in found]
         if missing:
             level, idx = missing[0]
@@ -103,14 +108,12 @@ class AuditLog:
                     raise BadInput(f"audit entry #{offset + 1}: {exc}") from None
             leaves = [merkle.leaf_hash(data) for data in encoded]
             nodes = merkle.append_hashes(size, leaves, _StoredHashes(conn))
-            conn.execute(
-                audit_entries.insert(),
-                [{"seq": size + i, "entry": data} for i, data in enumerate(encoded)],
+            insert_rows(
+                conn,
+                insert_sql(conn, audit_entries, ("seq", "entry")),
+                [(size + i, data) for i, data in enumerate(encoded)],
             )
-            conn.execute(
-                audit_nodes.insert(),
-                [{"level": level, "idx": idx, "hash": digest} for level, idx, digest in nodes],
-            )
+            insert_rows(conn, insert_sql(conn, audit_nodes, ("level", "idx", "hash")), nodes)
         return list(range(size, size + len(entries)))
 
     def checkpoint(self, signer: Signer, origin: str, now: datetime) -> str:

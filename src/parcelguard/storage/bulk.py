@@ -31,9 +31,9 @@ def insert_sql(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> 
     return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({markers})"  # noqa: S608
 
 
-def insert_rows(conn: sa.Connection, sql: str, rows: list[tuple[object, ...]]) -> None:
+def insert_rows(conn: sa.Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
     if rows:
-        conn.exec_driver_sql(sql, rows)
+        conn.exec_driver_sql(sql, list(rows))
 
 
 def datetime_stamp(conn: sa.Connection) -> Callable[[datetime], object]:
