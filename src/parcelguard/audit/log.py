@@ -24,7 +24,7 @@ from parcelguard.audit.evidence import build_bundle
 from parcelguard.audit.note import Signer
 from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.storage import begin_write
-from parcelguard.storage.bulk import insert_rows, insert_sql
+from parcelguard.storage.bulk import insert_rows, insert_sql, marker
 from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
 
 _READ_BATCH = 50_000
@@ -46,18 +46,19 @@ class _StoredHashes:
         if not keys:
             return []
         found: dict[tuple[int, int], bytes] = {}
+        mark = marker(self._conn)
         for start in range(0, len(keys), 200):
             part = keys[start : start + 200]
-            # One primary-key lookup per key, OR-ed: a row-value IN made SQLite scan the table.
-            condition = sa.or_(
-                *(sa.and_(audit_nodes.c.level == lv, audit_nodes.c.idx == ix) for lv, ix in part)
+            # One primary-key lookup per key, OR-ed, as driver-level SQL: a row-value IN made
+            # SQLite scan the table, and building the expression in SQLAlchemy cost more
+            # than the query (measured).
+            terms = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(part))
+            params = tuple(value for key in part for value in key)
+            rows = self._conn.exec_driver_sql(
+                f"SELECT level, idx, hash FROM audit_nodes WHERE {terms}",  # noqa: S608
+                params,
             )
-            rows = self._conn.execute(
-                sa.select(audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash).where(
-                    condition
-                )
-            )
-            found.update({(row.level, row.idx): bytes(row.hash) for row in rows})
+            found.update({(int(lv), int(ix)): bytes(h) for lv, ix, h in rows})
         missing = [key for key in keys if key not in found]
         if missing:
             level, idx = missing[0]

@@ -18,15 +18,21 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 
+def marker(conn: sa.Connection) -> str:
+    """The driver's positional parameter marker (``?`` for SQLite, ``%s`` for psycopg)."""
+    style = conn.dialect.paramstyle
+    found = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+    if found is None:
+        raise NotImplementedError(f"driver-level SQL does not support paramstyle {style}")
+    return found
+
+
 def insert_sql(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> str:
     """An INSERT in the driver's own parameter style (``?`` for SQLite, ``%s`` for psycopg)."""
-    style = conn.dialect.paramstyle
-    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
-    if marker is None:
-        raise NotImplementedError(f"bulk insert does not support paramstyle {style}")
+    mark = marker(conn)
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(table.c[column].name) for column in columns)  # KeyError if unknown
-    markers = ", ".join([marker] * len(columns))
+    markers = ", ".join([mark] * len(columns))
     # Identifiers come from the table definition; every value is a bound parameter.
     return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({markers})"  # noqa: S608
 
