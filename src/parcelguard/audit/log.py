@@ -16,13 +16,14 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from parcelguard.audit import merkle
 from parcelguard.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from parcelguard.audit.entry import AuditEntry, EntryError, decode_entry, encode_entry
 from parcelguard.audit.evidence import build_bundle
 from parcelguard.audit.note import Signer
-from parcelguard.core.errors import BadInput, ParcelGuardError
+from parcelguard.core.errors import BadInput, ParcelGuardError, StoreUnavailable
 from parcelguard.storage import begin_write
 from parcelguard.storage.bulk import insert_rows, insert_sql, marker
 from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
@@ -99,6 +100,17 @@ class AuditLog:
         """Append ``entries`` (their ``sequence`` is assigned here); their indices, once durable."""
         if not entries:
             return []
+        try:
+            return self._append(entries)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
+            if "full" in reason.lower():
+                raise StoreUnavailable(
+                    "the audit log's store is full; nothing of this batch was written"
+                ) from None
+            raise StoreUnavailable(f"the audit log cannot be written ({reason})") from None
+
+    def _append(self, entries: Sequence[AuditEntry]) -> list[int]:
         with begin_write(self.engine) as conn:
             size = self._size(conn)
             encoded = []
