@@ -16,21 +16,21 @@ from parcelguard.core.errors import Problem
 from parcelguard.core.names import InvalidName, normalise_name
 from parcelguard.core.phone import InvalidPhone, normalise_cn_mobile
 
-CATEGORIES: frozenset[str] = frozenset(
-    {
-        "health",
-        "medicine",
-        "collectibles",
-        "apparel",
-        "electronics",
-        "food",
-        "books",
-        "cosmetics",
-        "household",
-        "documents",
-        "other",
-    }
+# Sender categories of the event exchange format, in the spec's order.
+CATEGORY_NAMES: tuple[str, ...] = (
+    "health",
+    "medicine",
+    "collectibles",
+    "apparel",
+    "electronics",
+    "food",
+    "books",
+    "cosmetics",
+    "household",
+    "documents",
+    "other",
 )
+CATEGORIES: frozenset[str] = frozenset(CATEGORY_NAMES)
 DEFAULT_WAYBILL_PATTERN = r"PG\d{12}"
 # First two digits of mainland, Hong Kong and Macau province-level adcodes.
 PROVINCE_PREFIXES: frozenset[str] = frozenset(

@@ -19,6 +19,8 @@ from typing import Literal
 
 import pyarrow as pa
 
+from parcelguard.core.waybill import CATEGORY_NAMES
+
 Kind = Literal["str", "bool", "date", "ts"]
 
 TIMEZONE = "+08:00"
@@ -38,19 +40,7 @@ ROLES: tuple[str, ...] = (
     "it_engineer",
 )
 SITE_KINDS: tuple[str, ...] = ("station", "warehouse", "hub", "cs_center", "office")
-CATEGORIES: tuple[str, ...] = (
-    "health",
-    "medicine",
-    "collectibles",
-    "apparel",
-    "electronics",
-    "food",
-    "books",
-    "cosmetics",
-    "household",
-    "documents",
-    "other",
-)
+CATEGORIES: tuple[str, ...] = CATEGORY_NAMES
 SCAN_KINDS: tuple[str, ...] = (
     "pickup",
     "arrive",

@@ -14,6 +14,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from parcelguard.events import schema
 from parcelguard.simulate.world import DAY, HOUR, I64, LOCAL, MINUTE, World, role_code
 
 ACTIONS = ("login", "login_failed", "search", "view_masked", "reveal", "export")
@@ -29,7 +30,7 @@ LEGACY_NATIONWIDE = (
     "security_officer",
     "hq_analyst",
 )
-TICKET_KINDS = ("complaint", "address_change", "lost", "delay", "other")
+TICKET_KINDS = schema.TICKET_KINDS
 
 Codes = npt.NDArray[np.int8]
 Texts = npt.NDArray[np.int32]

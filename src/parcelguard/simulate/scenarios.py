@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from parcelguard.events.schema import CATEGORIES
 from parcelguard.simulate.activity import CHANNELS, AccessLog, code
-from parcelguard.simulate.world import CATEGORIES, DAY, HOUR, I64, LOCAL, MINUTE, World, role_code
+from parcelguard.simulate.world import DAY, HOUR, I64, LOCAL, MINUTE, World, role_code
 
 I32 = npt.NDArray[np.int32]
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parcelguard.events.schema import CATEGORIES, ROLES, SCAN_KINDS, SITE_KINDS
 from parcelguard.simulate.activity import (
     ACTIONS,
     CHANNELS,
@@ -26,18 +27,9 @@ from parcelguard.simulate.activity import (
 )
 from parcelguard.simulate.reference import districts
 from parcelguard.simulate.scenarios import Label
-from parcelguard.simulate.world import (
-    CATEGORIES,
-    DAY,
-    I64,
-    ROLES,
-    SITE_KINDS,
-    World,
-    role_code,
-)
+from parcelguard.simulate.world import DAY, I64, World, role_code
 
 TS = pa.timestamp("us", tz="+08:00")
-SCAN_KINDS = ("pickup", "arrive", "depart", "dispatch", "deliver", "exception", "return")
 EVENT_CHUNK = 1 << 20
 Columns = dict[str, npt.NDArray[np.generic]]
 Chunk = tuple[str, pa.Table]

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parcelguard.events.schema import CATEGORIES, ROLES, SITE_KINDS
 from parcelguard.simulate.reference import districts
 
 I64 = npt.NDArray[np.int64]
@@ -32,16 +33,6 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 LOCAL = 8 * HOUR  # Beijing is UTC+08:00 all year
 
-ROLES = (
-    "courier",
-    "station_clerk",
-    "warehouse_clerk",
-    "cs_agent",
-    "station_manager",
-    "security_officer",
-    "hq_analyst",
-    "it_engineer",
-)
 # Shares of the workforce by role (station managers are one per station, set separately).
 ROLE_SHARES = {
     "courier": 0.58,
@@ -52,20 +43,6 @@ ROLE_SHARES = {
     "hq_analyst": 0.015,
     "it_engineer": 0.015,
 }
-SITE_KINDS = ("station", "warehouse", "hub", "cs_center", "office")
-CATEGORIES = (
-    "health",
-    "medicine",
-    "collectibles",
-    "apparel",
-    "electronics",
-    "food",
-    "books",
-    "cosmetics",
-    "household",
-    "documents",
-    "other",
-)
 CATEGORY_SHARES = (0.06, 0.04, 0.03, 0.25, 0.12, 0.12, 0.05, 0.1, 0.14, 0.04, 0.05)
 # Local hour of label printing: little at night, a plateau 9-20 h.
 HOURLY = np.array(
