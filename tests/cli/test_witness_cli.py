@@ -88,3 +88,16 @@ def test_a_rollback_is_caught(env: dict[str, str], settings: Settings) -> None:
     alarm = audit(env, "witness", "--once")
     assert alarm.exit_code == 1
     assert "rollback: the log shows 3 entries, the witness cosigned 6" in alarm.stderr
+
+
+def test_a_damaged_witness_state_is_an_alarm_not_a_fresh_start(
+    env: dict[str, str], settings: Settings
+) -> None:
+    log = open_audit_log(settings)
+    log.append(entries(3))
+    audit(env, "head")
+    assert audit(env, "witness", "--once").exit_code == 0
+    (settings.home / "witness" / "state.json").write_text("{not json")
+    result = audit(env, "witness", "--once")
+    assert result.exit_code == 1
+    assert "unreadable witness state" in result.stderr

@@ -13,13 +13,13 @@ from parcelguard.audit.log import AuditLog
 from parcelguard.audit.note import NoteError, Signer
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
-from parcelguard.core.errors import KeyError_, StoreUnavailable
+from parcelguard.core.errors import KeyError_
 from parcelguard.storage import (
     backend_name,
     begin_write,
+    connect_current,
     connect_store,
     current_revision,
-    head_revision,
     redacted_url,
     upgrade,
 )
@@ -75,15 +75,7 @@ def log_signer(settings: Settings) -> Signer:
 
 def open_audit_log(settings: Settings) -> AuditLog:
     """The audit log of the configured store (schema checked like the vault's)."""
-    engine = connect_store(settings.db_url)
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        engine.dispose()
-        raise StoreUnavailable(
-            f"the store's schema is at {current or 'nothing'}, this ParcelGuard needs {head}; "
-            "run `parcelguard init`"
-        )
-    return AuditLog(engine)
+    return AuditLog(connect_current(settings.db_url))
 
 
 def initialise(settings: Settings) -> InitReport:

@@ -61,8 +61,16 @@ class Witness:
     def _state(self) -> dict[str, object] | None:
         if not self.state_file.exists():
             return None
-        state: dict[str, object] = json.loads(self.state_file.read_text(encoding="utf-8"))
-        return state
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+            int(str(state["tree_size"]))
+            bytes.fromhex(str(state["root_hash"]))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            # Never start over silently: that would let a rewritten history be cosigned.
+            raise WitnessAlarm(
+                f"{self.state_file}: unreadable witness state; restore it from a backup"
+            ) from None
+        return dict(state)
 
     def _save(self, state: dict[str, object]) -> None:
         tmp = self.state_file.with_name(f".state.{secrets.token_hex(6)}.tmp")

@@ -29,6 +29,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def connect_current(url: str) -> Engine:
+    """An engine on a store whose schema is at this code's head; says to run init otherwise."""
+    from parcelguard.core.errors import StoreUnavailable
+    from parcelguard.storage.engine import connect_store
+
+    engine = connect_store(url)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        engine.dispose()
+        raise StoreUnavailable(
+            f"the store's schema is at {current or 'nothing'}, this ParcelGuard needs {head}; "
+            "run `parcelguard init`"
+        )
+    return engine
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         rev: str | None = MigrationContext.configure(conn).get_current_revision()

@@ -19,11 +19,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from parcelguard.core.clock import carrier_day, utc_now
-from parcelguard.core.errors import BadInput, BadRecords, Problem, StoreUnavailable
+from parcelguard.core.errors import BadInput, BadRecords, Problem
 from parcelguard.core.names import InvalidName
 from parcelguard.core.phone import InvalidPhone
 from parcelguard.core.waybill import NewWaybill
-from parcelguard.storage import begin_write, connect_store, current_revision, head_revision
+from parcelguard.storage import begin_write, connect_current
 from parcelguard.storage.bulk import datetime_stamp, gc_paused, insert_rows, insert_sql
 from parcelguard.storage.schema import data_keys, shred_events, waybills
 from parcelguard.vault import keystore
@@ -106,16 +106,12 @@ class Vault:
         nonce_budget: int,
         clock: Callable[[], datetime] = utc_now,
     ) -> Vault:
-        engine = connect_store(url)
-        current, head = current_revision(engine), head_revision()
-        if current != head:
-            engine.dispose()
-            raise StoreUnavailable(
-                f"the store's schema is at {current or 'nothing'}, this ParcelGuard needs {head}; "
-                "run `parcelguard init`"
-            )
         return cls(
-            engine, provider, retention_days=retention_days, nonce_budget=nonce_budget, clock=clock
+            connect_current(url),
+            provider,
+            retention_days=retention_days,
+            nonce_budget=nonce_budget,
+            clock=clock,
         )
 
     # -- writing -------------------------------------------------------------------------
