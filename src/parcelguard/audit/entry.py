@@ -23,6 +23,7 @@ import re
 import struct
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 
 VERSION = 1
 MAX_TEXT = 128
@@ -69,21 +70,76 @@ TEXT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditEntry))[2:]
 
 
 def encode_entry(entry: AuditEntry) -> bytes:
-    if not 0 <= entry.sequence < 2**64:
-        raise EntryError("sequence must be an unsigned 64-bit number")
+    return entry_bytes(entry.sequence, entry.time_us, encode_body(entry))
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEntry:
+    """An entry checked and encoded but for its sequence number, which the log assigns."""
+
+    time_us: int
+    body: bytes
+
+    def at(self, sequence: int) -> bytes:
+        return entry_bytes(sequence, self.time_us, self.body)
+
+
+def prepare_entry(entry: AuditEntry) -> EncodedEntry:
     if not -(2**63) <= entry.time_us < 2**63:
         raise EntryError("time is out of range")
+    return EncodedEntry(entry.time_us, encode_body(entry))
+
+
+def entry_bytes(sequence: int, time_us: int, body: bytes) -> bytes:
+    """The canonical bytes of an entry whose text fields :func:`encode_body` already encoded.
+
+    The log assigns sequence numbers inside its write transaction; encoding and checking the
+    text before that (in the caller's thread, see ``group_commit``) keeps the transaction short
+    and lets one bad entry be refused alone instead of failing the batch it would have joined.
+    """
+    if not 0 <= sequence < 2**64:
+        raise EntryError("sequence must be an unsigned 64-bit number")
+    if not -(2**63) <= time_us < 2**63:
+        raise EntryError("time is out of range")
+    return _HEADER.pack(VERSION, sequence, time_us) + body
+
+
+_TEXT_VALUES = attrgetter(*TEXT_FIELDS)
+_JOINED = re.compile(rb"[A-Za-z0-9_.:\-/+@#\x00]*")  # _TEXT plus the NUL that joins fields
+_LENGTH_BYTE = [bytes((n,)) for n in range(MAX_TEXT + 1)]  # a longer field has no entry
+
+
+def encode_body(entry: AuditEntry) -> bytes:
+    """The eleven length-prefixed text fields; :class:`EntryError` names the first bad one.
+
+    The fast path checks all fields with one regular expression over their NUL-joined bytes
+    (the log encodes tens of thousands of entries a second); only a refused entry is looked at
+    field by field, to say which field broke which rule.
+    """
+    values: tuple[str, ...] = _TEXT_VALUES(entry)
     if _MOBILE.fullmatch(entry.waybill_no):
         raise EntryError("waybill_no looks like a phone number; the audit log holds no phones")
-    parts = [_HEADER.pack(VERSION, entry.sequence, entry.time_us)]
-    for name in TEXT_FIELDS:
-        raw = getattr(entry, name).encode("ascii", errors="replace")
+    try:
+        raw = "\x00".join(values).encode("ascii")
+        if not _JOINED.fullmatch(raw):
+            raise ValueError
+        parts = raw.split(b"\x00")
+        if len(parts) != len(TEXT_FIELDS):  # a field held a NUL
+            raise ValueError
+        lb = _LENGTH_BYTE
+        return b"".join([piece for part in parts for piece in (lb[len(part)], part)])
+    except (ValueError, IndexError):
+        raise _first_bad_field(values) from None
+
+
+def _first_bad_field(values: tuple[str, ...]) -> EntryError:
+    for name, value in zip(TEXT_FIELDS, values, strict=True):
+        raw = value.encode("ascii", errors="replace")
         if len(raw) > MAX_TEXT:
-            raise EntryError(f"{name} is longer than {MAX_TEXT} bytes")
+            return EntryError(f"{name} is longer than {MAX_TEXT} bytes")
         if not _TEXT.fullmatch(raw):
-            raise EntryError(f"{name} may hold only ASCII letters, digits and _ . : - / + @ #")
-        parts.append(bytes((len(raw),)) + raw)
-    return b"".join(parts)
+            return EntryError(f"{name} may hold only ASCII letters, digits and _ . : - / + @ #")
+    return EntryError("the entry cannot be encoded")
 
 
 def decode_entry(data: bytes) -> AuditEntry:

@@ -5,7 +5,8 @@ caps the log at the disk's fsync rate. The committer lets concurrent callers wai
 the first request opens a batch, requests arriving while the previous batch commits join the
 next one, and every caller is released only after the transaction holding its entry has
 committed. If that transaction fails, every caller in it gets the error (fail closed: the
-operation that needed the entry is refused).
+operation that needed the entry is refused). Entries are checked and encoded in the caller's
+thread before they queue, so a bad entry is refused to its own caller and never fails a batch.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import threading
 from concurrent.futures import Future
 from types import TracebackType
 
-from parcelguard.audit.entry import AuditEntry
-from parcelguard.audit.log import AuditLog
+from parcelguard.audit.entry import AuditEntry, EncodedEntry
+from parcelguard.audit.log import AuditLog, encode_all
 
 _STOP = object()
 
@@ -32,9 +33,18 @@ class GroupCommitter:
 
     def append(self, entry: AuditEntry, timeout: float | None = 30.0) -> int:
         """Append one entry; return its index once it is durable (or raise)."""
+        return self.submit(entry).result(timeout=timeout)
+
+    def submit(self, entry: AuditEntry) -> Future[int]:
+        """Queue one entry; the future holds its index once durable, or the write's error.
+
+        For callers that keep many requests in flight (an asynchronous server): each must
+        still wait for its future before answering. A bad entry raises here, at once.
+        """
+        (encoded,) = encode_all([entry])
         done: Future[int] = Future()
-        self._queue.put((entry, done))
-        return done.result(timeout=timeout)
+        self._queue.put((encoded, done))
+        return done
 
     def _run(self) -> None:
         while True:
@@ -52,9 +62,9 @@ class GroupCommitter:
                     stop = True
                     break
                 pending.append(item)
-            requests: list[tuple[AuditEntry, Future[int]]] = pending  # type: ignore[assignment]
+            requests: list[tuple[EncodedEntry, Future[int]]] = pending  # type: ignore[assignment]
             try:
-                indices = self._log.append([entry for entry, _ in requests])
+                indices = self._log.append_encoded([entry for entry, _ in requests])
             except BaseException as exc:  # every waiter learns its entry was not written
                 for _, done in requests:
                     done.set_exception(exc)

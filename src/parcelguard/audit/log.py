@@ -11,7 +11,7 @@ bytes alone and names the first index that does not match.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -20,7 +20,13 @@ from sqlalchemy.exc import OperationalError
 
 from parcelguard.audit import merkle
 from parcelguard.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from parcelguard.audit.entry import AuditEntry, EntryError, decode_entry, encode_entry
+from parcelguard.audit.entry import (
+    AuditEntry,
+    EncodedEntry,
+    EntryError,
+    decode_entry,
+    prepare_entry,
+)
 from parcelguard.audit.evidence import build_bundle
 from parcelguard.audit.note import Signer
 from parcelguard.core.errors import BadInput, ParcelGuardError, StoreUnavailable
@@ -29,6 +35,17 @@ from parcelguard.storage.bulk import insert_rows, insert_sql, marker
 from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
 
 _READ_BATCH = 50_000
+
+
+def encode_all(entries: Sequence[AuditEntry]) -> list[EncodedEntry]:
+    """Check and encode entries before any transaction; BadInput names the first bad one."""
+    encoded = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            encoded.append(prepare_entry(entry))
+        except EntryError as exc:
+            raise BadInput(f"audit entry #{number}: {exc}") from None
+    return encoded
 
 
 class LogIntegrityError(ParcelGuardError):
@@ -98,6 +115,10 @@ class AuditLog:
 
     def append(self, entries: Sequence[AuditEntry]) -> list[int]:
         """Append ``entries`` (their ``sequence`` is assigned here); their indices, once durable."""
+        return self.append_encoded(encode_all(entries))
+
+    def append_encoded(self, entries: Sequence[EncodedEntry]) -> list[int]:
+        """Append entries already checked by :func:`prepare_entry`, in one transaction."""
         if not entries:
             return []
         try:
@@ -110,21 +131,16 @@ class AuditLog:
                 ) from None
             raise StoreUnavailable(f"the audit log cannot be written ({reason})") from None
 
-    def _append(self, entries: Sequence[AuditEntry]) -> list[int]:
+    def _append(self, entries: Sequence[EncodedEntry]) -> list[int]:
         with begin_write(self.engine) as conn:
             size = self._size(conn)
-            encoded = []
-            for offset, entry in enumerate(entries):
-                try:
-                    encoded.append(encode_entry(replace(entry, sequence=size + offset)))
-                except EntryError as exc:
-                    raise BadInput(f"audit entry #{offset + 1}: {exc}") from None
+            encoded = [entry.at(size + offset) for offset, entry in enumerate(entries)]
             leaves = [merkle.leaf_hash(data) for data in encoded]
             nodes = merkle.append_hashes(size, leaves, _StoredHashes(conn))
             insert_rows(
                 conn,
                 insert_sql(conn, audit_entries, ("seq", "entry")),
-                [(size + i, data) for i, data in enumerate(encoded)],
+                list(zip(range(size, size + len(encoded)), encoded, strict=True)),
             )
             insert_rows(conn, insert_sql(conn, audit_nodes, ("level", "idx", "hash")), nodes)
         return list(range(size, size + len(entries)))
