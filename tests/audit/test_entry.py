@@ -44,7 +44,9 @@ def test_the_encoding_is_the_documented_one() -> None:
     st.integers(0, 2**64 - 1),
     st.integers(-(2**62), 2**62),
     st.lists(
-        st.from_regex(r"[A-Za-z0-9_.:\-/+@#]{0,40}", fullmatch=True), min_size=11, max_size=11
+        st.from_regex(r"[A-Za-z0-9_.:\-/+@#]{0,40}", fullmatch=True),
+        min_size=len(TEXT_FIELDS),
+        max_size=len(TEXT_FIELDS),
     ),
 )
 def test_every_entry_round_trips(sequence: int, time_us: int, text: list[str]) -> None:

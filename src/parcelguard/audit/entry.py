@@ -6,9 +6,12 @@ alone, in any language:
     version      1 byte   0x01
     sequence     8 bytes  unsigned big-endian, the entry's index in the log
     time         8 bytes  signed big-endian, microseconds since 1970-01-01T00:00:00Z
-    then eleven text fields in this order, each a 1-byte length and that many ASCII bytes:
+    then twelve text fields in this order, each a 1-byte length and that many ASCII bytes:
     actor, action, waybill_no, field, purpose, decision, reason, policy_id, request_id,
-    channel, device
+    channel, device, ip
+
+``ip`` is the network address the request came from (IPv4 or IPv6 text): the employee's
+network, not the recipient's, and the exchange format's ``accesses.ip`` needs it.
 
 Text fields may hold only ASCII letters, digits and ``_ . : - / + @ #`` (at most 128 bytes):
 ids and codes, never prose. That is a structural guarantee that no name or street address
@@ -52,6 +55,7 @@ class AuditEntry:
     request_id: str = ""
     channel: str = ""
     device: str = ""
+    ip: str = ""
 
     @property
     def time(self) -> datetime:
@@ -110,7 +114,7 @@ _LENGTH_BYTE = [bytes((n,)) for n in range(MAX_TEXT + 1)]  # a longer field has 
 
 
 def encode_body(entry: AuditEntry) -> bytes:
-    """The eleven length-prefixed text fields; :class:`EntryError` names the first bad one.
+    """The twelve length-prefixed text fields; :class:`EntryError` names the first bad one.
 
     The fast path checks all fields with one regular expression over their NUL-joined bytes
     (the log encodes tens of thousands of entries a second); only a refused entry is looked at

@@ -24,17 +24,16 @@ from parcelguard.audit.entry import (
     AuditEntry,
     EncodedEntry,
     EntryError,
-    decode_entry,
     prepare_entry,
 )
 from parcelguard.audit.evidence import build_bundle
-from parcelguard.audit.note import Signer
-from parcelguard.core.errors import BadInput, ParcelGuardError, StoreUnavailable
+from parcelguard.audit.note import Signer, Verifier
+from parcelguard.audit.stored import LogIntegrityError, StoredHashes
+from parcelguard.audit.verify import Verification, verify_store
+from parcelguard.core.errors import BadInput, StoreUnavailable
 from parcelguard.storage import begin_write
-from parcelguard.storage.bulk import insert_rows, insert_sql, marker
+from parcelguard.storage.bulk import insert_rows, insert_sql
 from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
-
-_READ_BATCH = 50_000
 
 
 def encode_all(entries: Sequence[AuditEntry]) -> list[EncodedEntry]:
@@ -48,60 +47,10 @@ def encode_all(entries: Sequence[AuditEntry]) -> list[EncodedEntry]:
     return encoded
 
 
-class LogIntegrityError(ParcelGuardError):
-    """The stored log contradicts itself: an entry or a hash was changed, removed or moved."""
-
-    code = "log_integrity"
-
-
-class _StoredHashes:
-    """Subtree hashes read from ``audit_nodes``, a batch of keys per query."""
-
-    def __init__(self, conn: sa.Connection) -> None:
-        self._conn = conn
-
-    def hashes(self, keys: Sequence[tuple[int, int]]) -> Sequence[bytes]:
-        if not keys:
-            return []
-        found: dict[tuple[int, int], bytes] = {}
-        mark = marker(self._conn)
-        for start in range(0, len(keys), 200):
-            part = keys[start : start + 200]
-            # One primary-key lookup per key, OR-ed, as driver-level SQL: a row-value IN made
-            # SQLite scan the table, and building the expression in SQLAlchemy cost more
-            # than the query (measured).
-            terms = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(part))
-            params = tuple(value for key in part for value in key)
-            rows = self._conn.exec_driver_sql(
-                f"SELECT level, idx, hash FROM audit_nodes WHERE {terms}",  # noqa: S608
-                params,
-            )
-            found.update({(int(lv), int(ix)): bytes(h) for lv, ix, h in rows})
-        missing = [key for key in keys if key not in found]
-        if missing:
-            level, idx = missing[0]
-            raise LogIntegrityError(
-                f"the subtree hash at level {level}, index {idx} is missing from the store"
-            )
-        return [found[key] for key in keys]
-
-
 @dataclass(frozen=True, slots=True)
 class Head:
     tree_size: int
     root_hash: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    tree_size: int
-    root_hash: bytes
-    first_bad_index: int | None
-    reason: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.first_bad_index is None and self.reason is None
 
 
 class AuditLog:
@@ -136,7 +85,7 @@ class AuditLog:
             size = self._size(conn)
             encoded = [entry.at(size + offset) for offset, entry in enumerate(entries)]
             leaves = [merkle.leaf_hash(data) for data in encoded]
-            nodes = merkle.append_hashes(size, leaves, _StoredHashes(conn))
+            nodes = merkle.append_hashes(size, leaves, StoredHashes(conn))
             insert_rows(
                 conn,
                 insert_sql(conn, audit_entries, ("seq", "entry")),
@@ -186,7 +135,7 @@ class AuditLog:
     def head(self) -> Head:
         with self.engine.connect() as conn:
             size = self._size(conn)
-            return Head(size, merkle.root(_StoredHashes(conn), size))
+            return Head(size, merkle.root(StoredHashes(conn), size))
 
     def entry(self, index: int) -> bytes:
         with self.engine.connect() as conn:
@@ -204,7 +153,7 @@ class AuditLog:
                 raise BadInput(
                     f"--index {index} --size {size}: need 0 <= index < size <= {current}"
                 )
-            reader = _StoredHashes(conn)
+            reader = StoredHashes(conn)
             proof = merkle.inclusion_proof(reader, index, size)
             root = merkle.root(reader, size)
             (leaf,) = reader.hashes([(0, index)])
@@ -222,7 +171,7 @@ class AuditLog:
             current = self._size(conn)
             if not 0 < first <= second <= current:
                 raise BadInput(f"--from {first} --to {second}: need 0 < from <= to <= {current}")
-            reader = _StoredHashes(conn)
+            reader = StoredHashes(conn)
             return {
                 "first_size": first,
                 "second_size": second,
@@ -231,54 +180,15 @@ class AuditLog:
                 "proof": merkle.consistency_proof(reader, first, second),
             }
 
-    def verify(self) -> Verification:
-        """Recompute the whole tree from the entry bytes and compare every stored hash."""
-        rebuilt = merkle.MemoryHashes()
-        expected: dict[tuple[int, int], bytes] = {}
-        with self.engine.connect() as conn:
-            expected_seq = 0
-            while True:
-                rows = conn.execute(
-                    sa.select(audit_entries.c.seq, audit_entries.c.entry)
-                    .where(audit_entries.c.seq >= expected_seq)
-                    .order_by(audit_entries.c.seq)
-                    .limit(_READ_BATCH)
-                ).all()
-                if not rows:
-                    break
-                leaves = []
-                for row in rows:
-                    if row.seq != expected_seq:
-                        return self._bad(rebuilt, expected_seq, "entry missing (deleted?)")
-                    try:
-                        entry = decode_entry(bytes(row.entry))
-                    except EntryError as exc:
-                        return self._bad(rebuilt, expected_seq, f"entry unreadable ({exc})")
-                    if entry.sequence != expected_seq:
-                        return self._bad(rebuilt, expected_seq, "entry moved from another index")
-                    leaves.append(merkle.leaf_hash(bytes(row.entry)))
-                    expected_seq += 1
-                expected.update({(lv, ix): h for lv, ix, h in rebuilt.append(leaves)})
-            stored = {
-                (row.level, row.idx): row.hash
-                for row in conn.execute(
-                    sa.select(audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash)
-                )
-            }
-        by_first_leaf = sorted(expected.items(), key=lambda kv: (kv[0][1] << kv[0][0], kv[0][0]))
-        for (level, idx), digest in by_first_leaf:
-            if stored.get((level, idx)) != digest:
-                return self._bad(rebuilt, idx << level, f"subtree hash at level {level} differs")
-        extra = set(stored) - set(expected)
-        if extra:
-            level, idx = min(extra, key=lambda key: key[1] << key[0])
-            return self._bad(rebuilt, idx << level, "stored hashes beyond the entries (truncated?)")
-        size = expected_seq
-        root = merkle.root(rebuilt, size) if size else merkle.EMPTY_ROOT
-        return Verification(size, root, None, None)
+    def verify(self, verifier: Verifier | None = None) -> Verification:
+        """Recompute every hash from the entry bytes and compare it with the store.
 
-    @staticmethod
-    def _bad(rebuilt: merkle.MemoryHashes, index: int, reason: str) -> Verification:
-        """The log is good up to ``index``; report the root of that good prefix."""
-        root = merkle.root(rebuilt, index) if 0 < index <= rebuilt.size else merkle.EMPTY_ROOT
-        return Verification(index, root, index, reason)
+        With the log's ``verifier`` the stored signed checkpoints are checked too: each must
+        verify and carry the root recomputed for its size, which catches a history rewritten
+        consistently (entries and hashes alike) under a checkpoint already published.
+        """
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":  # one snapshot while appends go on
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                return verify_store(conn, verifier)

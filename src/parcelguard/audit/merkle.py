@@ -62,7 +62,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(_NODE_PREFIX + left + right).digest()
 
 
-def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
+def root_from_leaves(leaf_hashes: Iterable[bytes]) -> bytes:
     """MTH over the given leaf hashes, computed in one pass without storage.
 
     For tests, for verifiers that download a whole small log, and as the yardstick that the

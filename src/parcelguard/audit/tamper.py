@@ -16,7 +16,9 @@ from parcelguard.audit.entry import decode_entry, encode_entry
 from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
 
 
-def rewrite_entry(engine: sa.Engine, index: int, **changes: str) -> None:
+def rewrite_entry(
+    engine: sa.Engine, index: int, *, keep_checkpoints: bool = False, **changes: str
+) -> None:
     with engine.begin() as conn:
         rows = conn.execute(
             sa.select(audit_entries.c.seq, audit_entries.c.entry).order_by(audit_entries.c.seq)
@@ -33,4 +35,5 @@ def rewrite_entry(engine: sa.Engine, index: int, **changes: str) -> None:
         conn.execute(
             audit_nodes.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
         )
-        conn.execute(audit_checkpoints.delete())
+        if not keep_checkpoints:
+            conn.execute(audit_checkpoints.delete())
