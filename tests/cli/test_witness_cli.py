@@ -12,7 +12,12 @@ from parcelguard.audit.note import Verifier
 from parcelguard.audit.tamper import rewrite_entry
 from parcelguard.cli import app
 from parcelguard.config import Settings
-from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
+from parcelguard.storage.schema import (
+    audit_checkpoints,
+    audit_cosignatures,
+    audit_entries,
+    audit_nodes,
+)
 from tests.audit.test_log import entries
 
 runner = CliRunner()
@@ -83,6 +88,7 @@ def test_a_rollback_is_caught(env: dict[str, str], settings: Settings) -> None:
                 (audit_nodes.c.idx + 1) * sa.func.power(2, audit_nodes.c.level) > 3
             )
         )
+        conn.execute(audit_cosignatures.delete())
         conn.execute(audit_checkpoints.delete())
     audit(env, "head")
     alarm = audit(env, "witness", "--once")
@@ -101,3 +107,33 @@ def test_a_damaged_witness_state_is_an_alarm_not_a_fresh_start(
     result = audit(env, "witness", "--once")
     assert result.exit_code == 1
     assert "unreadable witness state" in result.stderr
+
+
+def test_bundles_carry_the_witness_cosignature_and_investigators_can_require_it(
+    env: dict[str, str], settings: Settings, tmp_path
+) -> None:
+    log = open_audit_log(settings)
+    log.append(entries(6))
+    audit(env, "head")
+    unwitnessed = tmp_path / "early.json"
+    assert audit(env, "bundle", "--entries", "2", "--out", str(unwitnessed)).exit_code == 0
+    witnessed = last(audit(env, "witness", "--once"))
+    witness_key = str(witnessed["witness_key"])
+    log.append(entries(2, offset=6))  # newer entries, not yet witnessed
+
+    bundle = tmp_path / "evidence.json"
+    assert audit(env, "bundle", "--entries", "1,5", "--out", str(bundle)).exit_code == 0
+    pubkey = str(last(audit(env, "pubkey"))["verifier_key"])
+    checked = audit(
+        env, "verify-bundle", str(bundle), "--pubkey", pubkey, "--witness-key", witness_key
+    )
+    assert checked.exit_code == 0, checked.stderr
+    result = last(checked)
+    assert result["tree_size"] == 6  # the witnessed head, not the newer unwitnessed one
+    assert [c["witness_key"] for c in result["cosigned_by"]] == [witness_key]
+
+    refused = audit(
+        env, "verify-bundle", str(unwitnessed), "--pubkey", pubkey, "--witness-key", witness_key
+    )
+    assert refused.exit_code == 2
+    assert "no valid cosignature by witness parcelguard-witness" in refused.stderr

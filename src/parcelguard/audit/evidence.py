@@ -1,8 +1,11 @@
 """Evidence bundles: entries, their inclusion proofs and a signed checkpoint, in one file.
 
 An investigator or a court checks a bundle offline with :func:`verify_bundle` and the log's
-published verifier key alone: no database, no trust in the carrier. The format is JSON so it
-can be read by eye and re-checked in any language:
+published verifier key alone: no database, no trust in the carrier. The checkpoint note
+carries the cosignature lines (C2SP tlog-cosignature) of the witnesses that saw that tree
+head; given their keys, the verifier requires and checks them, which shows the carrier did
+not make up the tree for the occasion. The format is JSON so it can be read by eye and
+re-checked in any language:
 
     {"format": "parcelguard-evidence/v1", "checkpoint": "<signed note>",
      "entries": [{"index": 5, "entry": "<base64 of the leaf bytes>",
@@ -14,11 +17,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from parcelguard.audit import merkle
-from parcelguard.audit.checkpoint import CheckpointError, open_checkpoint
+from parcelguard.audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CosignatureVerifier,
+    open_checkpoint,
+)
 from parcelguard.audit.entry import AuditEntry, EntryError, decode_entry
 from parcelguard.audit.note import NoteError, Verifier
 from parcelguard.core.errors import BadInput
@@ -32,7 +41,8 @@ class VerifiedEvidence:
     tree_size: int
     root_hash: bytes
     entries: list[AuditEntry]
-    witnesses: list[str]
+    witnesses: list[str]  # names on signature lines other than the log's, checked or not
+    cosigned_by: list[tuple[str, int]]  # (witness verifier key, POSIX time) checked here
 
 
 def build_bundle(checkpoint_note: str, proofs: list[dict[str, object]]) -> dict[str, object]:
@@ -50,8 +60,16 @@ def build_bundle(checkpoint_note: str, proofs: list[dict[str, object]]) -> dict[
     }
 
 
-def verify_bundle(text: str, verifier_key: str, origin: str | None = None) -> VerifiedEvidence:
-    """Check every signature and proof of a bundle; raise :class:`BadInput` saying what fails."""
+def verify_bundle(
+    text: str,
+    verifier_key: str,
+    origin: str | None = None,
+    witness_keys: Sequence[str] = (),
+) -> VerifiedEvidence:
+    """Check every signature and proof of a bundle; raise :class:`BadInput` saying what fails.
+
+    Every key in ``witness_keys`` must have cosigned the bundle's checkpoint.
+    """
     try:
         bundle: Any = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -65,6 +83,10 @@ def verify_bundle(text: str, verifier_key: str, origin: str | None = None) -> Ve
         )
     except (NoteError, CheckpointError) as exc:
         raise BadInput(f"bundle checkpoint: {exc}") from None
+    cosigned_by = [
+        (key, _check_cosignature(key, opened.unknown, opened.unknown_lines, checkpoint))
+        for key in witness_keys
+    ]
     items = bundle.get("entries")
     if not isinstance(items, list) or not items:
         raise BadInput("bundle: holds no entries")
@@ -96,4 +118,24 @@ def verify_bundle(text: str, verifier_key: str, origin: str | None = None) -> Ve
         checkpoint.root_hash,
         entries,
         [name for name, _ in opened.unknown],
+        cosigned_by,
     )
+
+
+def _check_cosignature(
+    key: str, names: Sequence[tuple[str, int]], lines: Sequence[str], checkpoint: Checkpoint
+) -> int:
+    try:
+        witness = CosignatureVerifier.from_key(key)
+    except NoteError as exc:
+        raise BadInput(f"--witness-key {key[:40]}: {exc}") from None
+    problems = []
+    for (name, key_hash), line in zip(names, lines, strict=True):
+        if (name, key_hash) != (witness.name, witness.key_hash):
+            continue
+        try:
+            return witness.verify(line, checkpoint)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+    detail = f": {problems[0]}" if problems else ""
+    raise BadInput(f"bundle checkpoint: no valid cosignature by witness {witness.name}{detail}")

@@ -19,7 +19,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from parcelguard.audit import merkle
-from parcelguard.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from parcelguard.audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CosignatureVerifier,
+    open_checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+)
 from parcelguard.audit.entry import (
     AuditEntry,
     EncodedEntry,
@@ -27,13 +34,18 @@ from parcelguard.audit.entry import (
     prepare_entry,
 )
 from parcelguard.audit.evidence import build_bundle
-from parcelguard.audit.note import Signer, Verifier
+from parcelguard.audit.note import NoteError, Signer, Verifier, add_signatures
 from parcelguard.audit.stored import LogIntegrityError, StoredHashes
 from parcelguard.audit.verify import Verification, verify_store
 from parcelguard.core.errors import BadInput, StoreUnavailable
 from parcelguard.storage import begin_write
 from parcelguard.storage.bulk import insert_rows, insert_sql
-from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
+from parcelguard.storage.schema import (
+    audit_checkpoints,
+    audit_cosignatures,
+    audit_entries,
+    audit_nodes,
+)
 
 
 def encode_all(entries: Sequence[AuditEntry]) -> list[EncodedEntry]:
@@ -122,13 +134,80 @@ class AuditLog:
             )
         return note
 
+    def add_cosignature(self, tree_size: int, line: str, witness_key: str) -> int:
+        """Keep a witness's cosignature of the stored checkpoint of ``tree_size``.
+
+        The line is verified against that checkpoint with the witness's key before it is
+        stored, so the table never holds a cosignature that would fail in a bundle. A newer
+        cosignature by the same witness replaces the older one. Returns its timestamp.
+        """
+        try:
+            verifier = CosignatureVerifier.from_key(witness_key)
+        except NoteError as exc:
+            raise BadInput(f"witness key: {exc}") from None
+        with begin_write(self.engine) as conn:
+            note = conn.execute(
+                sa.select(audit_checkpoints.c.note).where(
+                    audit_checkpoints.c.tree_size == tree_size
+                )
+            ).scalar()
+            if note is None:
+                raise BadInput(f"tree size {tree_size}: the log signed no checkpoint of that size")
+            try:
+                timestamp = verifier.verify(line, _checkpoint_of(str(note)))
+            except CheckpointError as exc:
+                raise BadInput(f"cosignature of tree size {tree_size}: {exc}") from None
+            key = verifier.verifier_key()
+            conn.execute(
+                audit_cosignatures.delete().where(
+                    audit_cosignatures.c.tree_size == tree_size,
+                    audit_cosignatures.c.witness_key == key,
+                )
+            )
+            conn.execute(
+                audit_cosignatures.insert().values(
+                    tree_size=tree_size, witness_key=key, line=line, cosigned_at=timestamp
+                )
+            )
+        return timestamp
+
+    def cosigned_note(self, tree_size: int) -> str | None:
+        """The stored checkpoint of ``tree_size`` with every witness cosignature appended."""
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                sa.select(audit_checkpoints.c.note).where(
+                    audit_checkpoints.c.tree_size == tree_size
+                )
+            ).scalar()
+            lines = conn.execute(
+                sa.select(audit_cosignatures.c.line)
+                .where(audit_cosignatures.c.tree_size == tree_size)
+                .order_by(audit_cosignatures.c.witness_key)
+            ).scalars()
+            return None if note is None else add_signatures(str(note), list(lines))
+
     def bundle(
         self, indices: Sequence[int], signer: Signer, origin: str, now: datetime
     ) -> dict[str, object]:
-        """Evidence for ``indices``: their entries and proofs against a fresh signed checkpoint."""
+        """Evidence for ``indices``: their entries, proofs, and the best checkpoint for them.
+
+        That is the newest witnessed checkpoint that covers every index, with its
+        cosignatures, because a court trusts a tree head that parties outside the carrier
+        have seen. When no witnessed checkpoint covers them yet, a fresh checkpoint is signed
+        and the bundle says it is not witnessed.
+        """
         if not indices:
             raise BadInput("--entries: name at least one index")
-        note = self.checkpoint(signer, origin, now)
+        with self.engine.connect() as conn:
+            witnessed = conn.execute(
+                sa.select(sa.func.max(audit_cosignatures.c.tree_size)).where(
+                    audit_cosignatures.c.tree_size > max(indices)
+                )
+            ).scalar()
+        if witnessed is None:
+            note = self.checkpoint(signer, origin, now)
+        else:
+            note = self.cosigned_note(int(witnessed)) or ""
         size = open_checkpoint(note, signer.verifier())[0].size
         return build_bundle(note, [self.prove(index, size) for index in indices])
 
@@ -192,3 +271,11 @@ class AuditLog:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 return verify_store(conn, verifier)
+
+
+def _checkpoint_of(note: str) -> Checkpoint:
+    """The checkpoint a stored note signs: its body ends at the first blank line."""
+    body, separator, _ = note.partition("\n\n")
+    if not separator:
+        raise LogIntegrityError("a stored checkpoint note has no signature block")
+    return parse_checkpoint(body + "\n")

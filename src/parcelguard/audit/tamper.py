@@ -13,7 +13,12 @@ import sqlalchemy as sa
 
 from parcelguard.audit import merkle
 from parcelguard.audit.entry import decode_entry, encode_entry
-from parcelguard.storage.schema import audit_checkpoints, audit_entries, audit_nodes
+from parcelguard.storage.schema import (
+    audit_checkpoints,
+    audit_cosignatures,
+    audit_entries,
+    audit_nodes,
+)
 
 
 def rewrite_entry(
@@ -36,4 +41,5 @@ def rewrite_entry(
             audit_nodes.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
         )
         if not keep_checkpoints:
+            conn.execute(audit_cosignatures.delete())
             conn.execute(audit_checkpoints.delete())

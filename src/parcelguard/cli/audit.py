@@ -42,6 +42,19 @@ def _show(result: dict[str, object]) -> Render:
     return render
 
 
+def _key_text(option: str, given: str) -> str:
+    """A verifier key given inline (``name+hash+base64``) or as a file holding one."""
+    from parcelguard.core.errors import BadInput
+
+    candidate = Path(given)
+    if "+" in given and not candidate.is_file():
+        return given
+    try:
+        return candidate.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise BadInput(f"{option} {given}: cannot read it ({exc.strerror})") from None
+
+
 def _log() -> AuditLog:
     from parcelguard.admin import open_audit_log
     from parcelguard.config import Settings
@@ -165,6 +178,13 @@ def verify_bundle_command(
     pubkey: Annotated[
         str, typer.Option("--pubkey", help="The log's verifier key, or a file holding it.")
     ],
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key",
+            help="A witness whose cosignature is required (key or file); repeatable.",
+        ),
+    ] = None,
     json_mode: JsonOpt = False,
     lang: LangOpt = None,
 ) -> None:
@@ -174,24 +194,22 @@ def verify_bundle_command(
         from parcelguard.audit.evidence import verify_bundle
         from parcelguard.core.errors import BadInput
 
-        key = pubkey
-        candidate = Path(pubkey)
-        if "+" not in pubkey or candidate.is_file():
-            try:
-                key = candidate.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise BadInput(f"--pubkey {pubkey}: cannot read it ({exc.strerror})") from None
+        key = _key_text("--pubkey", pubkey)
+        witnesses = [_key_text("--witness-key", given) for given in witness_key or []]
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"{file}: cannot read it ({type(exc).__name__})") from None
-        evidence = verify_bundle(text, key)
+        evidence = verify_bundle(text, key, witness_keys=witnesses)
         return {
             "verified": True,
             "origin": evidence.origin,
             "tree_size": evidence.tree_size,
             "root_hash": evidence.root_hash.hex(),
             "witnesses": evidence.witnesses,
+            "cosigned_by": [
+                {"witness_key": wkey, "cosigned_at": stamp} for wkey, stamp in evidence.cosigned_by
+            ],
             "entries": [
                 {
                     "index": e.sequence,
@@ -274,6 +292,10 @@ def witness_command(
         if 0 < last < newest.size:
             proof = list(log.consistency(last, newest.size)["proof"])  # type: ignore[call-overload]
         outcome = witness.observe(str(note), proof, int(utc_now().timestamp()))
+        if outcome.cosignature is not None:  # hand it back to the log, for evidence bundles
+            log.add_cosignature(
+                outcome.tree_size, outcome.cosignature, witness.cosigner.verifier_key()
+            )
         return {
             "action": outcome.action,
             "tree_size": outcome.tree_size,

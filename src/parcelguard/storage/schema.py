@@ -129,3 +129,20 @@ audit_checkpoints = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# Witness cosignatures (C2SP tlog-cosignature lines) of stored checkpoints, one per witness key.
+# The log verifies each before keeping it; evidence bundles append them to the checkpoint note.
+audit_cosignatures = sa.Table(
+    "audit_cosignatures",
+    metadata,
+    sa.Column(
+        "tree_size",
+        sa.BigInteger,
+        sa.ForeignKey("audit_checkpoints.tree_size"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("witness_key", sa.String(200), primary_key=True),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("cosigned_at", sa.BigInteger, nullable=False),  # POSIX seconds, from the line
+)
