@@ -66,3 +66,34 @@ def test_tables_exist(settings: Settings) -> None:
     finally:
         engine.dispose()
     assert {"waybills", "data_keys", "index_keys", "shred_events"} <= names
+
+
+def test_an_audit_log_written_before_0003_survives_the_upgrade_and_verifies(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from parcelguard.audit.entry import AuditEntry
+    from parcelguard.audit.log import AuditLog
+    from parcelguard.storage import upgrade
+
+    engine = connect_store(f"sqlite:///{tmp_path / 'old.db'}", create=True)
+    try:
+        upgrade(engine, "0002")
+        log = AuditLog(engine)
+        moment = datetime(2016, 10, 3, tzinfo=UTC)
+        log.append([AuditEntry.at(0, moment, actor=f"E{i}", action="reveal") for i in range(37)])
+        before = log.head()
+        upgrade(engine)
+        with engine.connect() as conn:
+            tables = dict(
+                conn.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE name LIKE 'audit_%'"
+                ).all()
+            )
+        assert "WITHOUT ROWID" in tables["audit_nodes"]
+        assert "seq INTEGER NOT NULL PRIMARY KEY" in tables["audit_entries"]
+        assert log.head() == before
+        assert log.verify().ok
+        log.append([AuditEntry.at(0, moment, actor="E99", action="reveal")])
+        assert log.verify().tree_size == 38
+    finally:
+        engine.dispose()

@@ -136,6 +136,19 @@ def consistency_proof(reader: HashReader, first: int, second: int) -> list[bytes
     return _range_hashes(reader, _consistency_ranges(first, second))
 
 
+def proof_keys(index: int, size: int) -> list[SubtreeKey]:
+    """Every stored subtree that :func:`inclusion_proof`, :func:`root` and the leaf itself need.
+
+    A database answers a whole proof request with one read of these keys (see
+    :class:`MemoryHashes` ``.of``), instead of one read per function.
+    """
+    _check_index(index, size)
+    ranges = [*_inclusion_ranges(index, size), (0, size), (index, index + 1)]
+    return list(
+        dict.fromkeys(key for start, end in ranges for key in subtree_keys_for_range(start, end))
+    )
+
+
 def append_hashes(
     size_before: int, new_leaf_hashes: Sequence[bytes], reader: HashReader
 ) -> list[tuple[int, int, bytes]]:
@@ -273,6 +286,13 @@ class MemoryHashes:
     def __init__(self) -> None:
         self._hashes: dict[SubtreeKey, bytes] = {}
         self._size = 0
+
+    @classmethod
+    def of(cls, keys: Sequence[SubtreeKey], reader: HashReader) -> MemoryHashes:
+        """The hashes of ``keys`` read from ``reader`` in one call, to answer from memory."""
+        held = cls()
+        held._hashes = _read(reader, keys)
+        return held
 
     @property
     def size(self) -> int:

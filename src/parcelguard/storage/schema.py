@@ -103,10 +103,16 @@ shred_events = sa.Table(
 # -- the tamper-evident audit log (RFC 9162 Merkle tree) ---------------------------------------
 
 # One row per entry: its canonical bytes (``parcelguard.audit.entry``), indexed by sequence.
+# On SQLite ``seq`` is the rowid itself (INTEGER PRIMARY KEY): one B-tree per entry, not two.
 audit_entries = sa.Table(
     "audit_entries",
     metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("entry", sa.LargeBinary, nullable=False),
 )
 
@@ -118,6 +124,7 @@ audit_nodes = sa.Table(
     sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,  # the key is the row: one B-tree per subtree hash, not two
 )
 
 # Signed checkpoints (C2SP tlog-checkpoint signed notes), one per published tree size.

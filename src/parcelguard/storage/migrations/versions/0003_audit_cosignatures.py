@@ -1,4 +1,8 @@
-"""Witness cosignatures of the audit log's checkpoints, kept so evidence bundles carry them.
+"""Witness cosignatures of the audit log's checkpoints; leaner audit tables on SQLite.
+
+Cosignatures are kept so that evidence bundles carry them. On SQLite the entry table's key
+becomes the rowid itself and the subtree table drops its rowid (WITHOUT ROWID): each append
+then writes one B-tree per row instead of two (measured: bench/audit_log.py).
 
 Revision ID: 0003
 Revises: 0002
@@ -16,7 +20,25 @@ branch_labels = None
 depends_on = None
 
 
+_LEAN_SQLITE_TABLES = (
+    ("audit_entries", "seq INTEGER NOT NULL PRIMARY KEY, entry BLOB NOT NULL", "seq, entry", ""),
+    (
+        "audit_nodes",
+        "level SMALLINT NOT NULL, idx BIGINT NOT NULL, hash BLOB NOT NULL, "
+        "PRIMARY KEY (level, idx)",
+        "level, idx, hash",
+        " WITHOUT ROWID",
+    ),
+)
+
+
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for table, columns, names, options in _LEAN_SQLITE_TABLES:
+            op.execute(f"CREATE TABLE {table}_lean ({columns}){options}")
+            op.execute(f"INSERT INTO {table}_lean ({names}) SELECT {names} FROM {table}")  # noqa: S608 (constants)
+            op.execute(f"DROP TABLE {table}")
+            op.execute(f"ALTER TABLE {table}_lean RENAME TO {table}")
     op.create_table(
         "audit_cosignatures",
         sa.Column(
