@@ -153,3 +153,141 @@ audit_cosignatures = sa.Table(
     sa.Column("line", sa.Text, nullable=False),
     sa.Column("cosigned_at", sa.BigInteger, nullable=False),  # POSIX seconds, from the line
 )
+
+
+# -- workflow facts the reveal policies decide on (issue 6) -------------------------------------
+# Who works where, which handhelds are registered to whom, and what each parcel's workflow
+# says: assignments, exceptions, tickets, where it physically is, investigation cases. The
+# exchange format's tables load into these; no column holds personal data.
+
+employees = sa.Table(
+    "employees",
+    metadata,
+    sa.Column("employee_id", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(24), nullable=False),
+    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("hired_on", sa.Date, nullable=False),
+    sa.Column("left_on", sa.Date, nullable=True),
+)
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("adcode", sa.String(6), nullable=False),
+)
+
+# Registered devices: a courier's handheld, a workstation. Revoked devices stay for forensics.
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("employee_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # handheld, workstation
+    sa.Column("registered_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+# Where a parcel is and how far it got: the latest scan's site and the dispatch/delivery times.
+parcel_status = sa.Table(
+    "parcel_status",
+    metadata,
+    sa.Column("waybill_no", sa.String(32), primary_key=True),
+    sa.Column("current_site_id", sa.String(64), nullable=True, index=True),
+    sa.Column("last_scan_at", UTCDateTime(), nullable=True),
+    sa.Column("dispatched_at", UTCDateTime(), nullable=True),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+)
+
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("waybill_no", sa.String(32), primary_key=True),
+    sa.Column("courier_id", sa.String(64), primary_key=True),
+    sa.Column("assigned_at", UTCDateTime(), primary_key=True),
+    sa.Column("until", UTCDateTime(), nullable=False),
+    sa.Index("ix_assignments_courier", "courier_id", "assigned_at"),
+)
+
+# Open exceptions (damaged label, refused, address problem) at a site: a station clerk's reason.
+parcel_exceptions = sa.Table(
+    "parcel_exceptions",
+    metadata,
+    sa.Column("waybill_no", sa.String(32), primary_key=True),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("opened_at", UTCDateTime(), primary_key=True),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("waybill_no", sa.String(32), nullable=False, index=True),
+    sa.Column("agent_id", sa.String(64), nullable=False, index=True),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+)
+
+# Investigation cases: break-glass access for security officers and analysts, with a written
+# justification and a second approver; scoped to the waybills named in the case.
+investigation_cases = sa.Table(
+    "investigation_cases",
+    metadata,
+    sa.Column("case_id", sa.String(64), primary_key=True),
+    sa.Column("opened_by", sa.String(64), nullable=False),
+    sa.Column("approved_by", sa.String(64), nullable=True),
+    sa.Column("justification", sa.Text, nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+)
+
+case_waybills = sa.Table(
+    "case_waybills",
+    metadata,
+    sa.Column(
+        "case_id",
+        sa.String(64),
+        sa.ForeignKey("investigation_cases.case_id"),
+        primary_key=True,
+    ),
+    sa.Column("waybill_no", sa.String(32), primary_key=True),
+)
+
+# -- virtual numbers (隐私号) ---------------------------------------------------------------------
+# The carrier's finite pool of virtual numbers and every binding ever made (kept for forensics:
+# a virtual number in a leaked file names the employee it was bound to at that time).
+vnum_pool = sa.Table(
+    "vnum_pool",
+    metadata,
+    sa.Column("number", sa.String(20), primary_key=True),
+    sa.Column("quarantined_until", UTCDateTime(), nullable=True),  # not reusable before
+)
+
+vnum_bindings = sa.Table(
+    "vnum_bindings",
+    metadata,
+    sa.Column("binding_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("number", sa.String(20), sa.ForeignKey("vnum_pool.number"), nullable=False),
+    sa.Column("waybill_no", sa.String(32), nullable=False),
+    sa.Column("employee_id", sa.String(64), nullable=False),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("bound_at", UTCDateTime(), nullable=False),
+    sa.Column("valid_until", UTCDateTime(), nullable=False),
+    sa.Column("released_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_vnum_bindings_number", "number", "bound_at"),
+    sa.Index("ix_vnum_bindings_waybill_employee", "waybill_no", "employee_id"),
+)
+
+# -- label tokens ---------------------------------------------------------------------------------
+# A label's QR token is bound to the first registered device that redeems it; a later redeem
+# from another device is a replay.
+label_token_redemptions = sa.Table(
+    "label_token_redemptions",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("first_redeemed_at", UTCDateTime(), nullable=False),
+)
