@@ -1,0 +1,262 @@
+"""The one door: every read of a recipient's name, phone or address goes through :meth:`reveal`.
+
+Order of work for a batch of requests, and why:
+
+1. requests that cannot be right (unknown field or purpose, not a waybill number, another
+   carrier's number) are denied with their own reason, before any lookup;
+2. the workflow facts are read (:mod:`parcelguard.reveal.facts`); an unknown employee, role or
+   waybill, or a shredded one, is denied with its own reason;
+3. Cedar decides the rest in one batch (:mod:`parcelguard.reveal.engine`): deny by default,
+   the least revealing form of the permits that match;
+4. the value is prepared in memory (a virtual number bound to this employee and device, the
+   stored mask, or the decrypted field);
+5. every decision, allow or deny, is appended to the audit log, and only once that append is
+   durable does any value leave. If it fails, every decision of the batch becomes a denial
+   ``audit_unavailable`` and no value leaves (fail closed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from parcelguard.audit.entry import AuditEntry
+from parcelguard.core.errors import ParcelGuardError, StoreUnavailable
+from parcelguard.events.schema import ACCESS_CHANNELS, ACCESS_FIELDS, ACCESS_PURPOSES
+from parcelguard.reveal.engine import CedarRequest, PolicyEngine
+from parcelguard.reveal.facts import Facts, RevealRequest, Unestablished, gather
+from parcelguard.reveal.reasons import reason_text
+from parcelguard.storage.schema import data_keys, waybills
+from parcelguard.vault import _decrypt
+from parcelguard.vault.fields import Field
+from parcelguard.vault.keys import KeyProvider
+
+VNUM_GRACE = timedelta(days=3)
+"""A virtual number stays valid this long after delivery (or after the decision if undelivered
+and unassigned): enough for a failed first attempt and a callback, not for a resale."""
+
+_PHONE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")  # a phone typed where a waybill belongs
+_FOREIGN = re.compile(r"[A-Z]{0,4}\d{8,20}|[A-Z]{2}\d{9}[A-Z]{2}")  # other carriers, UPU S10
+_AUDIT_TEXT = re.compile(r"[A-Za-z0-9_.:\-/+@#]{0,128}")
+
+AuditAppend = Callable[[Sequence[AuditEntry]], Sequence[int]]
+IssueNumber = Callable[[str, str, str, datetime, datetime], str]
+"""(waybill_no, employee_id, device_id, valid_until, now) -> a virtual number bound to them."""
+
+
+@dataclass(frozen=True, slots=True)
+class RevealDecision:
+    """What the door answered: a value with reasons, written to the audit log before return."""
+
+    allowed: bool
+    form: str | None
+    policy_ids: tuple[str, ...]
+    reason: str
+    request_id: str
+    audit_index: int | None = None
+    valid_until: datetime | None = None
+    value: str | None = field(default=None, repr=False)
+
+    def reason_in(self, lang: str) -> str:
+        return reason_text(self.reason, lang)
+
+    def as_dict(self, lang: str = "en") -> dict[str, object]:
+        """For the API and the CLI; the value is included only when allowed."""
+        return {
+            "allowed": self.allowed,
+            "form": self.form,
+            "policy_ids": list(self.policy_ids),
+            "reason": self.reason,
+            "reason_text": {
+                "en": reason_text(self.reason, "en"),
+                "zh": reason_text(self.reason, "zh"),
+            },
+            "request_id": self.request_id,
+            "audit_index": self.audit_index,
+            "valid_until": None if self.valid_until is None else self.valid_until.isoformat(),
+            "value": self.value if self.allowed else None,
+        }
+
+
+def _deny(request: RevealRequest, reason: str, policy_ids: tuple[str, ...] = ()) -> RevealDecision:
+    return RevealDecision(False, None, policy_ids, reason, request.request_id)
+
+
+class RevealService:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        policies: PolicyEngine,
+        keys: KeyProvider,
+        audit_append: AuditAppend,
+        issue_number: IssueNumber,
+        waybill_pattern: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.engine = engine
+        self.policies = policies
+        self._keys = keys
+        self._audit_append = audit_append
+        self._issue_number = issue_number
+        self._ours = re.compile(waybill_pattern)
+        self._clock = clock
+
+    def reveal(self, request: RevealRequest) -> RevealDecision:
+        return self.reveal_batch([request])[0]
+
+    def reveal_batch(self, requests: Sequence[RevealRequest]) -> list[RevealDecision]:
+        now = self._clock()
+        decided: list[RevealDecision | None] = [None] * len(requests)
+        pending: list[tuple[int, Facts]] = []
+        with self.engine.connect() as conn:
+            for position, request in enumerate(requests):
+                early = self._syntax(request)
+                if early is not None:
+                    decided[position] = _deny(request, early)
+                    continue
+                facts = gather(conn, request, now)
+                if isinstance(facts, Unestablished):
+                    decided[position] = _deny(request, facts.reason)
+                else:
+                    pending.append((position, facts))
+        stamp = int(now.timestamp())
+        outcomes = self.policies.decide(
+            [
+                CedarRequest(
+                    requests[position].actor,
+                    facts.principal_attrs(),
+                    requests[position].waybill_no,
+                    facts.resource_attrs(),
+                    facts.context(requests[position], stamp),
+                )
+                for position, facts in pending
+            ]
+        )
+        for (position, facts), outcome in zip(pending, outcomes, strict=True):
+            request = requests[position]
+            if not outcome.allowed:
+                decided[position] = _deny(request, outcome.reason, outcome.policy_ids)
+                continue
+            decided[position] = self._prepare(
+                request,
+                facts,
+                now,
+                RevealDecision(
+                    True, outcome.form, outcome.policy_ids, outcome.reason, request.request_id
+                ),
+            )
+        final = [decision for decision in decided if decision is not None]
+        return self._audit(requests, final, now)
+
+    def _syntax(self, request: RevealRequest) -> str | None:
+        if (
+            request.field not in ACCESS_FIELDS
+            or request.purpose not in ACCESS_PURPOSES
+            or request.channel not in ACCESS_CHANNELS
+        ):
+            return "bad_request"
+        if self._ours.fullmatch(request.waybill_no):
+            return None
+        if _FOREIGN.fullmatch(request.waybill_no) and not _PHONE.fullmatch(request.waybill_no):
+            return "foreign_waybill"
+        return "malformed_waybill"
+
+    def _prepare(
+        self, request: RevealRequest, facts: Facts, now: datetime, decision: RevealDecision
+    ) -> RevealDecision:
+        """The value for an allowed decision, in memory only until the audit append is durable."""
+        try:
+            if decision.form == "virtual_number" and request.field == "phone":
+                until = self._vnum_until(facts, now)
+                number = self._issue_number(
+                    request.waybill_no, request.actor, request.device_id, until, now
+                )
+                return replace(decision, value=number, valid_until=until)
+            if decision.form in ("masked", "virtual_number"):
+                return replace(decision, form="masked", value=self._masked(request))
+            return replace(decision, value=self._plaintext(request))
+        except _decrypt.FieldUnreadable:
+            return _deny(request, "waybill_shredded", decision.policy_ids)
+        except ParcelGuardError as exc:
+            reason = exc.code if exc.code.startswith("vnum_") else "vnum_pool_exhausted"
+            return _deny(request, reason, decision.policy_ids)
+
+    @staticmethod
+    def _vnum_until(facts: Facts, now: datetime) -> datetime:
+        anchor = facts.delivered_at or facts.assigned_until or int(now.timestamp())
+        return datetime.fromtimestamp(anchor, now.tzinfo) + VNUM_GRACE
+
+    def _masked(self, request: RevealRequest) -> str:
+        column = waybills.c[f"{request.field}_masked"]
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(column).where(waybills.c.waybill_no == request.waybill_no)
+            ).scalar()
+        if value is None:
+            raise _decrypt.FieldUnreadable(f"waybill {request.waybill_no}: shredded")
+        return str(value)
+
+    def _plaintext(self, request: RevealRequest) -> str:
+        column = waybills.c[f"{request.field}_ct"]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(column.label("ct"), waybills.c.key_id, data_keys.c.wrapped_key)
+                .join(data_keys, data_keys.c.key_id == waybills.c.key_id)
+                .where(waybills.c.waybill_no == request.waybill_no)
+            ).first()
+        if row is None:
+            raise _decrypt.FieldUnreadable(f"waybill {request.waybill_no}: not found")
+        aead = _decrypt.unwrap_data_key(self._keys, row.key_id, row.wrapped_key)
+        return _decrypt.open_field(
+            aead, request.waybill_no, Field(request.field), row.key_id, row.ct
+        )
+
+    def _audit(
+        self, requests: Sequence[RevealRequest], decisions: list[RevealDecision], now: datetime
+    ) -> list[RevealDecision]:
+        entries = [
+            AuditEntry.at(
+                0,
+                now,
+                actor=_safe(request.actor),
+                action="reveal",
+                waybill_no=_safe_waybill(request.waybill_no, decision.reason),
+                field=_safe(request.field),
+                purpose=_safe(request.purpose),
+                decision="allow" if decision.allowed else "deny",
+                reason=decision.reason,
+                policy_id=_safe("+".join(decision.policy_ids)),
+                request_id=_safe(request.request_id),
+                channel=_safe(request.channel),
+                device=_safe(request.device_id),
+                ip=_safe(request.ip),
+            )
+            for request, decision in zip(requests, decisions, strict=True)
+        ]
+        try:
+            indices = self._audit_append(entries)
+        except (StoreUnavailable, TimeoutError, RuntimeError):
+            return [
+                RevealDecision(False, None, d.policy_ids, "audit_unavailable", d.request_id)
+                for d in decisions
+            ]
+        return [
+            replace(decision, audit_index=index)
+            for decision, index in zip(decisions, indices, strict=True)
+        ]
+
+
+def _safe(text: str) -> str:
+    """Request text as the audit log may hold it: ids and codes only, else a marker."""
+    return text if _AUDIT_TEXT.fullmatch(text) else "invalid"
+
+
+def _safe_waybill(waybill_no: str, reason: str) -> str:
+    """A malformed 'waybill' may be anything a person typed, a phone number included."""
+    if reason == "malformed_waybill":
+        return "malformed"
+    return _safe(waybill_no)
