@@ -310,3 +310,32 @@ def witness_command(
         if once:
             return
         time.sleep(interval)
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write accesses.parquet (or .csv) to.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Only entries at or before this time (ISO 8601, offset)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier export in a non-empty --out.")
+    ] = False,
+    json_mode: JsonOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    """The log as the exchange format's accesses table, for detection. 导出访问记录。"""
+
+    def action() -> dict[str, object]:
+        from parcelguard.audit.export import export_accesses, parse_format, parse_until
+
+        chosen = parse_format(fmt)
+        limit = None if until is None else parse_until(until)
+        result = export_accesses(_log().engine, out, fmt=chosen, until=limit, force=force)
+        return result.as_dict()
+
+    finish(json_mode, action, _show, pick_language(lang))
