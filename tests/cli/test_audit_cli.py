@@ -83,3 +83,20 @@ def test_the_log_key_lives_in_its_own_file(settings: Settings) -> None:
 
     assert stat.S_IMODE(os.stat(settings.log_key_file).st_mode) == 0o600
     assert settings.log_key_file.read_text().startswith("PRIVATE+KEY+parcelguard.local/audit+")
+
+
+def test_verify_checks_the_signed_checkpoints_with_the_published_key(
+    env: dict[str, str], settings: Settings
+) -> None:
+    from parcelguard.audit.tamper import rewrite_entry
+
+    log = open_audit_log(settings)
+    log.append(entries(12))
+    run(env, "head")  # signs a checkpoint of size 12
+    rewrite_entry(log.engine, 4, keep_checkpoints=True, reason="forged")
+    result = runner.invoke(app, ["audit", "verify", "--json"], env=env)
+    assert result.exit_code == 1
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["checkpoints_checked"] is True
+    assert outcome["verified"] is False
+    assert "checkpoint of size 12 has another root" in outcome["reason"]

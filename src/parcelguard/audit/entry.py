@@ -147,26 +147,47 @@ def _first_bad_field(values: tuple[str, ...]) -> EntryError:
 
 
 def decode_entry(data: bytes) -> AuditEntry:
+    """The entry ``data`` encodes; :class:`EntryError` says what is wrong with it.
+
+    The fast path walks the twelve lengths and checks all text with one regular expression
+    over the NUL-joined fields (export decodes millions of entries); a refused buffer is
+    looked at field by field only to say what is wrong.
+    """
     if len(data) < _HEADER.size:
         raise EntryError(f"an entry has at least {_HEADER.size} bytes, this has {len(data)}")
     version, sequence, time_us = _HEADER.unpack_from(data)
     if version != VERSION:
         raise EntryError(f"unknown entry version {version}")
-    offset, text = _HEADER.size, []
-    for name in TEXT_FIELDS:
-        if offset >= len(data):
-            raise EntryError(f"the entry ends before {name}")
-        length = data[offset]
-        raw = data[offset + 1 : offset + 1 + length]
-        if len(raw) != length:
-            raise EntryError(f"the entry ends inside {name}")
-        if length > MAX_TEXT or not _TEXT.fullmatch(raw):
-            raise EntryError(f"{name} holds bytes an entry may not hold")
-        text.append(raw.decode("ascii"))
-        offset += 1 + length
-    if offset != len(data):
-        raise EntryError(f"{len(data) - offset} bytes follow the last field")
-    entry = AuditEntry(sequence, time_us, *text)
+    offset, parts = _HEADER.size, []
+    try:
+        for _ in TEXT_FIELDS:
+            length = data[offset]
+            parts.append(data[offset + 1 : offset + 1 + length])
+            offset += 1 + length
+    except IndexError:
+        raise _first_bad_frame(data) from None
+    joined = b"\x00".join(parts)
+    if offset != len(data) or not (_JOINED.fullmatch(joined) and max(map(len, parts)) <= MAX_TEXT):
+        raise _first_bad_frame(data)
+    entry = AuditEntry(sequence, time_us, *joined.decode("ascii").split("\x00"))
     if _MOBILE.fullmatch(entry.waybill_no):
         raise EntryError("waybill_no looks like a phone number")
     return entry
+
+
+def _first_bad_frame(data: bytes) -> EntryError:
+    """Why ``data`` is not an entry, field by field (the slow path of :func:`decode_entry`)."""
+    offset = _HEADER.size
+    for name in TEXT_FIELDS:
+        if offset >= len(data):
+            return EntryError(f"the entry ends before {name}")
+        length = data[offset]
+        raw = data[offset + 1 : offset + 1 + length]
+        if len(raw) != length:
+            return EntryError(f"the entry ends inside {name}")
+        if length > MAX_TEXT or not _TEXT.fullmatch(raw):
+            return EntryError(f"{name} holds bytes an entry may not hold")
+        offset += 1 + length
+    if offset != len(data):
+        return EntryError(f"{len(data) - offset} bytes follow the last field")
+    return EntryError("the entry cannot be decoded")

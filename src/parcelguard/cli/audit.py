@@ -126,11 +126,19 @@ def verify_command(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
     outcome: dict[str, object] = {}
 
     def action() -> dict[str, object]:
-        result = _log().verify()
+        from parcelguard.audit.note import Verifier
+        from parcelguard.config import Settings
+
+        public = Settings.from_env().log_key_file.with_suffix(".pub")
+        verifier = (
+            Verifier.from_key(_key_text("keys/log.pub", str(public))) if public.is_file() else None
+        )
+        result = _log().verify(verifier)
         outcome.update(
             _hexed(
                 {
                     "verified": result.ok,
+                    "checkpoints_checked": verifier is not None,
                     "tree_size": result.tree_size,
                     "root_hash": result.root_hash,
                     "first_bad_index": result.first_bad_index,
