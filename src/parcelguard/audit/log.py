@@ -35,7 +35,7 @@ from parcelguard.audit.entry import (
 )
 from parcelguard.audit.evidence import build_bundle
 from parcelguard.audit.note import NoteError, Signer, Verifier, add_signatures
-from parcelguard.audit.stored import LogIntegrityError, StoredHashes
+from parcelguard.audit.stored import LogIntegrityError, StoredHashes, UpperHashCache
 from parcelguard.audit.verify import Verification, verify_store
 from parcelguard.core.errors import BadInput, StoreUnavailable
 from parcelguard.storage import begin_write
@@ -68,6 +68,7 @@ class Head:
 class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._upper = UpperHashCache()
 
     @staticmethod
     def _size(conn: sa.Connection) -> int:
@@ -233,7 +234,9 @@ class AuditLog:
                     f"--index {index} --size {size}: need 0 <= index < size <= {current}"
                 )
             # One read for the path, the root and the leaf: a proof costs three queries.
-            held = merkle.MemoryHashes.of(merkle.proof_keys(index, size), StoredHashes(conn))
+            held = merkle.MemoryHashes.of(
+                merkle.proof_keys(index, size), StoredHashes(conn, self._upper)
+            )
             entry = conn.execute(
                 sa.select(audit_entries.c.entry).where(audit_entries.c.seq == index)
             ).scalar()
