@@ -14,6 +14,7 @@ from rich.table import Table
 from parcelguard.admin import doctor, initialise, open_vault
 from parcelguard.cli.audit import app as audit_app
 from parcelguard.cli.output import Render, finish
+from parcelguard.cli.policy import app as policy_app
 from parcelguard.cli.simulate import app as simulate_app
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
@@ -34,6 +35,7 @@ vault_app = typer.Typer(
 app.add_typer(vault_app, name="vault")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 LangOpt = Annotated[

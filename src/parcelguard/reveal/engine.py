@@ -113,12 +113,14 @@ class PolicyEngine:
         entities: dict[tuple[str, str], dict[str, Any]] = {}
         cedar_requests = []
         for request in requests:
-            entities[("Employee", request.principal)] = _entity(
-                "Employee", request.principal, request.principal_attrs
-            )
-            entities[("Waybill", request.resource)] = _entity(
-                "Waybill", request.resource, request.resource_attrs
-            )
+            for kind, uid, attrs in (
+                ("Employee", request.principal, request.principal_attrs),
+                ("Waybill", request.resource, request.resource_attrs),
+            ):
+                entity = _entity(kind, uid, attrs)
+                if entities.setdefault((kind, uid), entity) != entity:
+                    # One batch shares one entity store: the same id must mean the same facts.
+                    raise ValueError(f"{kind} {uid} appears with two sets of attributes")
             cedar_requests.append(
                 {
                     "principal": {"type": "Employee", "id": request.principal},

@@ -152,6 +152,67 @@ class RevealService:
         final = [decision for decision in decided if decision is not None]
         return self._audit(requests, final, now)
 
+    def explain(self, request: RevealRequest) -> dict[str, object]:
+        """Which policy decides ``request`` now, and on which facts; nothing is revealed.
+
+        For an operator or investigator asking "why was this allowed / denied": it runs the
+        same checks and the same Cedar call as :meth:`reveal` but prepares no value and
+        appends nothing to the audit log.
+        """
+        now = self._clock()
+        early = self._syntax(request)
+        facts: Facts | Unestablished
+        if early is not None:
+            facts = Unestablished(early)
+        else:
+            with self.engine.connect() as conn:
+                facts = gather(conn, request, now)
+        if isinstance(facts, Unestablished):
+            return {
+                "allowed": False,
+                "decided_by": "checks before the policies",
+                "reason": facts.reason,
+                "reason_text": {
+                    "en": reason_text(facts.reason, "en"),
+                    "zh": reason_text(facts.reason, "zh"),
+                },
+                "policies": [],
+                "facts": None,
+            }
+        context = facts.context(request, int(now.timestamp()))
+        (outcome,) = self.policies.decide(
+            [
+                CedarRequest(
+                    request.actor,
+                    facts.principal_attrs(),
+                    request.waybill_no,
+                    facts.resource_attrs(),
+                    context,
+                )
+            ]
+        )
+        deciding = [
+            info for info in self.policies.policies.values() if info.policy_id in outcome.policy_ids
+        ]
+        return {
+            "allowed": outcome.allowed,
+            "decided_by": "policies" if deciding else "deny by default (no permit matched)",
+            "form": outcome.form,
+            "reason": outcome.reason,
+            "reason_text": {
+                "en": reason_text(outcome.reason, "en"),
+                "zh": reason_text(outcome.reason, "zh"),
+            },
+            "policies": [
+                {"id": i.policy_id, "effect": i.effect, "form": i.form, "file": i.source}
+                for i in deciding
+            ],
+            "principal": facts.principal_attrs(),
+            "resource": facts.resource_attrs(),
+            "facts": context,
+            "errors": list(outcome.errors),
+        }
+
     def _syntax(self, request: RevealRequest) -> str | None:
         if (
             request.field not in ACCESS_FIELDS
