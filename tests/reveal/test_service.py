@@ -149,3 +149,39 @@ def test_if_the_audit_log_cannot_be_written_nothing_is_revealed(world: World) ->
     assert {d.reason for d in decisions} == {"audit_unavailable"}
     assert all(d.value is None and not d.allowed for d in decisions)
     full_log.engine.dispose()
+
+
+def test_a_batch_decides_exactly_as_the_same_requests_one_by_one(world: World) -> None:
+    wb = [w.waybill_no for w in world.waybills]
+    requests = [
+        RevealRequest("C1", wb[0], "phone", "delivery", "D-C1"),
+        RevealRequest("C1", wb[1], "phone", "delivery", "D-C1"),
+        RevealRequest("C2", wb[0], "phone", "delivery", "D-C2"),
+        RevealRequest("K1", wb[1], "phone", "exception", "D-K1"),
+        RevealRequest("A1", wb[2], "name", "customer_service", "D-A1"),
+        RevealRequest("O1", wb[4], "phone", "investigation", "D-O1", case_id="CASE-1"),
+        RevealRequest("O1", wb[4], "phone", "investigation", "D-O1", case_id="CASE-2"),
+        RevealRequest("X1", wb[0], "phone", "delivery", "D-X1"),
+        RevealRequest("C1", "SF1234567890123", "phone", "delivery", "D-C1"),
+        RevealRequest("NOBODY", wb[0], "phone", "delivery", "D-C1"),
+    ]
+    service = world.service()
+    batch = service.reveal_batch(requests)
+    one_by_one = [service.reveal(request) for request in requests]
+    assert [(d.allowed, d.form, d.reason) for d in batch] == [
+        (d.allowed, d.form, d.reason) for d in one_by_one
+    ]
+    assert [d.allowed for d in batch] == [
+        True,
+        False,
+        False,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+    indices = [d.audit_index for d in batch]
+    assert indices == list(range(len(requests)))  # one append, in request order

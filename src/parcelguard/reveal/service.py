@@ -28,7 +28,7 @@ from parcelguard.audit.entry import AuditEntry
 from parcelguard.core.errors import ParcelGuardError, StoreUnavailable
 from parcelguard.events.schema import ACCESS_CHANNELS, ACCESS_FIELDS, ACCESS_PURPOSES
 from parcelguard.reveal.engine import CedarRequest, PolicyEngine
-from parcelguard.reveal.facts import Facts, RevealRequest, Unestablished, gather
+from parcelguard.reveal.facts import Facts, RevealRequest, Unestablished, gather, gather_many
 from parcelguard.reveal.reasons import reason_text
 from parcelguard.storage.schema import data_keys, waybills
 from parcelguard.vault import _decrypt
@@ -112,17 +112,20 @@ class RevealService:
         now = self._clock()
         decided: list[RevealDecision | None] = [None] * len(requests)
         pending: list[tuple[int, Facts]] = []
+        checked: list[int] = []
+        for position, request in enumerate(requests):
+            early = self._syntax(request)
+            if early is None:
+                checked.append(position)
+            else:
+                decided[position] = _deny(request, early)
         with self.engine.connect() as conn:
-            for position, request in enumerate(requests):
-                early = self._syntax(request)
-                if early is not None:
-                    decided[position] = _deny(request, early)
-                    continue
-                facts = gather(conn, request, now)
-                if isinstance(facts, Unestablished):
-                    decided[position] = _deny(request, facts.reason)
-                else:
-                    pending.append((position, facts))
+            gathered = gather_many(conn, [requests[p] for p in checked], now)
+        for position, facts in zip(checked, gathered, strict=True):
+            if isinstance(facts, Unestablished):
+                decided[position] = _deny(requests[position], facts.reason)
+            else:
+                pending.append((position, facts))
         stamp = int(now.timestamp())
         outcomes = self.policies.decide(
             [
