@@ -27,6 +27,8 @@ from parcelguard.storage.schema import (
     sites,
     tickets,
 )
+from parcelguard.vnum import VirtualNumbers
+from parcelguard.vnum.numbers import pool_numbers
 from tests.conftest import recent_waybills
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -38,21 +40,15 @@ class World:
     engine: sa.Engine
     log: AuditLog
     waybills: list[NewWaybill]
-    issued: list[tuple[str, str, str]]
+    numbers: VirtualNumbers
 
     def service(self, **overrides: object) -> RevealService:
-        def issue(
-            waybill_no: str, employee: str, device: str, until: datetime, now: datetime
-        ) -> str:
-            self.issued.append((waybill_no, employee, device))
-            return f"1709{len(self.issued):07d}"
-
         arguments: dict[str, object] = {
             "engine": self.engine,
             "policies": PolicyEngine.load(self.settings.home / "policies"),
             "keys": key_provider(self.settings),
             "audit_append": self.log.append,
-            "issue_number": issue,
+            "numbers": self.numbers,
             "waybill_pattern": self.settings.waybill_pattern,
             "clock": lambda: NOW,
         }
@@ -212,5 +208,7 @@ def world(settings: Settings) -> Iterator[World]:
                 {"case_id": "CASE-2", "waybill_no": wb[4]},
             ],
         )
-    yield World(settings, engine, open_audit_log(settings), parcels, [])
+    numbers = VirtualNumbers(engine)
+    numbers.provision(pool_numbers("1709", 40, seed=5))
+    yield World(settings, engine, open_audit_log(settings), parcels, numbers)
     vault.close()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from parcelguard.audit.entry import decode_entry
 from parcelguard.core.masking import mask_name
 from parcelguard.reveal.facts import RevealRequest
-from tests.reveal.conftest import World
+from tests.reveal.conftest import NOW, World
 
 
 def ask(
@@ -39,7 +39,13 @@ def test_a_courier_gets_a_virtual_number_for_his_own_assigned_waybill(world: Wor
     assert decision.value.startswith("1709")
     assert decision.value != world.waybills[0].recipient_phone
     assert decision.policy_ids == ("courier-assigned-phone",)
-    assert world.issued == [(world.waybills[0].waybill_no, "C1", "D-C1")]
+    holder = world.numbers.who_had(decision.value, NOW)
+    assert holder is not None
+    assert (holder.waybill_no, holder.employee_id, holder.device_id) == (
+        world.waybills[0].waybill_no,
+        "C1",
+        "D-C1",
+    )
     (entry,) = audited(world)
     assert (entry.actor, entry.decision, entry.reason, entry.policy_id) == (
         "C1",
@@ -48,6 +54,7 @@ def test_a_courier_gets_a_virtual_number_for_his_own_assigned_waybill(world: Wor
         "courier-assigned-phone",
     )
     assert entry.sequence == decision.audit_index
+    assert ask(world, "C1", 0).value == decision.value  # one number per recipient and courier
 
 
 def test_the_courier_reads_the_address_he_delivers_to(world: World) -> None:

@@ -6,7 +6,16 @@ from parcelguard.admin.initialise import (
     key_provider,
     log_signer,
     open_audit_log,
+    open_reveal_service,
     open_vault,
 )
 
-__all__ = ["doctor", "initialise", "key_provider", "log_signer", "open_audit_log", "open_vault"]
+__all__ = [
+    "doctor",
+    "initialise",
+    "key_provider",
+    "log_signer",
+    "open_audit_log",
+    "open_reveal_service",
+    "open_vault",
+]

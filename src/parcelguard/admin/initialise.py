@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +16,9 @@ from parcelguard.audit.note import NoteError, Signer
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import KeyError_
+from parcelguard.labels.keys import label_key, label_key_path
+from parcelguard.reveal.engine import PolicyEngine
+from parcelguard.reveal.service import AuditAppend, RevealService
 from parcelguard.storage import (
     backend_name,
     begin_write,
@@ -26,6 +31,7 @@ from parcelguard.storage import (
 from parcelguard.storage.schema import data_keys, index_keys
 from parcelguard.vault import EnvironmentKek, KeyProvider, LocalKeyFile, Vault, keystore
 from parcelguard.vault.keys import create_key_file, read_secret_text, write_secret_text
+from parcelguard.vnum import VirtualNumbers
 
 
 @dataclass(slots=True)
@@ -78,6 +84,29 @@ def open_audit_log(settings: Settings) -> AuditLog:
     return AuditLog(connect_current(settings.db_url))
 
 
+def open_reveal_service(
+    settings: Settings,
+    clock: Callable[[], datetime] = utc_now,
+    audit_append: AuditAppend | None = None,
+) -> RevealService:
+    """The one door, wired to the configured store, keys, policies and audit log.
+
+    The policies are parsed here, once; ``audit_append`` defaults to the log's own append
+    (one transaction per batch); a server passes a group committer's instead.
+    """
+    engine = connect_current(settings.db_url)
+    log = AuditLog(engine)
+    return RevealService(
+        engine=engine,
+        policies=PolicyEngine.load(settings.policy_dir),
+        keys=key_provider(settings),
+        audit_append=audit_append or log.append,
+        numbers=VirtualNumbers(engine),
+        waybill_pattern=settings.waybill_pattern,
+        clock=clock,
+    )
+
+
 def initialise(settings: Settings) -> InitReport:
     created: list[str] = []
     if not settings.home.exists():
@@ -107,6 +136,9 @@ def initialise(settings: Settings) -> InitReport:
         public = settings.log_key_file.with_suffix(".pub")
         if not public.exists():  # the verifier key, for witnesses and investigators
             public.write_text(log_signer(settings).verifier_key() + "\n", encoding="ascii")
+        if not label_key_path(settings).exists():  # the key of the labels' QR tokens
+            label_key(settings, create=True)
+            created.append("label_key")
         if _install_default_policies(settings.policy_dir):
             created.append("policies")
         return InitReport(

@@ -13,9 +13,11 @@ from rich.table import Table
 
 from parcelguard.admin import doctor, initialise, open_vault
 from parcelguard.cli.audit import app as audit_app
+from parcelguard.cli.label import app as label_app
 from parcelguard.cli.output import Render, finish
 from parcelguard.cli.policy import app as policy_app
 from parcelguard.cli.simulate import app as simulate_app
+from parcelguard.cli.vnum import app as vnum_app
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import BadInput
@@ -36,6 +38,8 @@ app.add_typer(vault_app, name="vault")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(vnum_app, name="vnum")
+app.add_typer(label_app, name="label")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 LangOpt = Annotated[

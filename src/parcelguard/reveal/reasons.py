@@ -61,6 +61,15 @@ REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
             "no virtual number is free; try again later",
             "暂无可用隐私号，请稍后再试",
         ),
+        "vnum_unavailable": (
+            "a virtual number could not be bound",
+            "无法分配隐私号",
+        ),
+        "device_not_registered": (
+            "the device is not registered to you",
+            "该终端未登记在您名下",
+        ),
+        "device_revoked": ("the device was revoked", "该终端已被停用"),
         "audit_unavailable": (
             "the audit log cannot be written, so nothing is revealed",
             "审计日志无法写入，因此不予调阅",

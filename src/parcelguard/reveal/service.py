@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -29,7 +30,7 @@ from parcelguard.core.errors import ParcelGuardError, StoreUnavailable
 from parcelguard.events.schema import ACCESS_CHANNELS, ACCESS_FIELDS, ACCESS_PURPOSES
 from parcelguard.reveal.engine import CedarRequest, PolicyEngine
 from parcelguard.reveal.facts import Facts, RevealRequest, Unestablished, gather, gather_many
-from parcelguard.reveal.reasons import reason_text
+from parcelguard.reveal.reasons import REASONS, reason_text
 from parcelguard.storage.schema import data_keys, waybills
 from parcelguard.vault import _decrypt
 from parcelguard.vault.fields import Field
@@ -44,8 +45,21 @@ _FOREIGN = re.compile(r"[A-Z]{0,4}\d{8,20}|[A-Z]{2}\d{9}[A-Z]{2}")  # other carr
 _AUDIT_TEXT = re.compile(r"[A-Za-z0-9_.:\-/+@#]{0,128}")
 
 AuditAppend = Callable[[Sequence[AuditEntry]], Sequence[int]]
-IssueNumber = Callable[[str, str, str, datetime, datetime], str]
-"""(waybill_no, employee_id, device_id, valid_until, now) -> a virtual number bound to them."""
+
+
+class Bound(Protocol):
+    @property
+    def number(self) -> str: ...
+
+
+class NumberIssuer(Protocol):
+    """Binds virtual numbers; :class:`parcelguard.vnum.VirtualNumbers` is the real one."""
+
+    def bind_many(
+        self, requests: Sequence[tuple[str, str, str, datetime]], now: datetime
+    ) -> Sequence[Bound | ParcelGuardError]:
+        """(waybill, employee, device, valid_until) each; a binding or its error, in order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +107,7 @@ class RevealService:
         policies: PolicyEngine,
         keys: KeyProvider,
         audit_append: AuditAppend,
-        issue_number: IssueNumber,
+        numbers: NumberIssuer,
         waybill_pattern: str,
         clock: Callable[[], datetime],
     ) -> None:
@@ -101,7 +115,7 @@ class RevealService:
         self.policies = policies
         self._keys = keys
         self._audit_append = audit_append
-        self._issue_number = issue_number
+        self._numbers = numbers
         self._ours = re.compile(waybill_pattern)
         self._clock = clock
 
@@ -139,21 +153,45 @@ class RevealService:
                 for position, facts in pending
             ]
         )
+        to_bind: list[tuple[int, RevealDecision, datetime]] = []
         for (position, facts), outcome in zip(pending, outcomes, strict=True):
             request = requests[position]
             if not outcome.allowed:
                 decided[position] = _deny(request, outcome.reason, outcome.policy_ids)
                 continue
-            decided[position] = self._prepare(
-                request,
-                facts,
-                now,
-                RevealDecision(
-                    True, outcome.form, outcome.policy_ids, outcome.reason, request.request_id
-                ),
+            allowed = RevealDecision(
+                True, outcome.form, outcome.policy_ids, outcome.reason, request.request_id
             )
+            if outcome.form == "virtual_number" and request.field == "phone":
+                to_bind.append((position, allowed, self._vnum_until(facts, now)))
+            else:
+                decided[position] = self._prepare(request, allowed)
+        if to_bind:
+            self._bind_numbers(requests, to_bind, decided, now)
         final = [decision for decision in decided if decision is not None]
         return self._audit(requests, final, now)
+
+    def _bind_numbers(
+        self,
+        requests: Sequence[RevealRequest],
+        to_bind: list[tuple[int, RevealDecision, datetime]],
+        decided: list[RevealDecision | None],
+        now: datetime,
+    ) -> None:
+        """Bind every virtual number of the batch in one call (one transaction)."""
+        bound = self._numbers.bind_many(
+            [
+                (requests[p].waybill_no, requests[p].actor, requests[p].device_id, until)
+                for p, _, until in to_bind
+            ],
+            now,
+        )
+        for (position, allowed, until), binding in zip(to_bind, bound, strict=True):
+            if isinstance(binding, ParcelGuardError):
+                reason = binding.code if binding.code in REASONS else "vnum_unavailable"
+                decided[position] = _deny(requests[position], reason, allowed.policy_ids)
+            else:
+                decided[position] = replace(allowed, value=binding.number, valid_until=until)
 
     def explain(self, request: RevealRequest) -> dict[str, object]:
         """Which policy decides ``request`` now, and on which facts; nothing is revealed.
@@ -229,25 +267,14 @@ class RevealService:
             return "foreign_waybill"
         return "malformed_waybill"
 
-    def _prepare(
-        self, request: RevealRequest, facts: Facts, now: datetime, decision: RevealDecision
-    ) -> RevealDecision:
-        """The value for an allowed decision, in memory only until the audit append is durable."""
+    def _prepare(self, request: RevealRequest, decision: RevealDecision) -> RevealDecision:
+        """The masked or plaintext value, in memory only until the audit append is durable."""
         try:
-            if decision.form == "virtual_number" and request.field == "phone":
-                until = self._vnum_until(facts, now)
-                number = self._issue_number(
-                    request.waybill_no, request.actor, request.device_id, until, now
-                )
-                return replace(decision, value=number, valid_until=until)
             if decision.form in ("masked", "virtual_number"):
                 return replace(decision, form="masked", value=self._masked(request))
             return replace(decision, value=self._plaintext(request))
         except _decrypt.FieldUnreadable:
             return _deny(request, "waybill_shredded", decision.policy_ids)
-        except ParcelGuardError as exc:
-            reason = exc.code if exc.code.startswith("vnum_") else "vnum_pool_exhausted"
-            return _deny(request, reason, decision.policy_ids)
 
     @staticmethod
     def _vnum_until(facts: Facts, now: datetime) -> datetime:
