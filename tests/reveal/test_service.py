@@ -192,3 +192,42 @@ def test_a_batch_decides_exactly_as_the_same_requests_one_by_one(world: World) -
     ]
     indices = [d.audit_index for d in batch]
     assert indices == list(range(len(requests)))  # one append, in request order
+
+
+def test_a_label_token_is_redeemed_once_per_device_and_never_widens_rights(world: World) -> None:
+    import secrets
+    from datetime import timedelta
+
+    from parcelguard.labels.token import LabelTokens
+
+    tokens = LabelTokens(secrets.token_bytes(32))
+    service = world.service(labels=tokens)
+    wb = [w.waybill_no for w in world.waybills]
+    token = tokens.mint(wb[0], NOW - timedelta(days=1), NOW + timedelta(days=13))
+
+    def scan(actor: str, code: str):
+        return service.redeem_label(
+            code, RevealRequest(actor, "", "phone", "delivery", f"D-{actor}")
+        )
+
+    first = scan("C1", token)
+    assert (first.allowed, first.form) == (True, "virtual_number")
+    assert scan("C1", token).value == first.value  # the courier rescans
+    assert scan("C2", token).reason == "token_replayed_other_device"
+    expired = tokens.mint(wb[0], NOW - timedelta(days=20), NOW - timedelta(days=6))
+    assert scan("C1", expired).reason == "token_expired"
+    tampered = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    assert scan("C1", tampered).reason == "token_invalid"
+    assert scan("C1", "not a token").reason == "token_malformed"
+    other = tokens.mint(wb[1], NOW - timedelta(days=1), NOW + timedelta(days=13))
+    assert scan("C1", other).reason == "no_matching_policy"  # not his parcel
+    reasons = [e.reason for e in audited(world)]
+    assert reasons == [
+        "assigned_courier",
+        "assigned_courier",
+        "token_replayed_other_device",
+        "token_expired",
+        "token_invalid",
+        "token_malformed",
+        "no_matching_policy",
+    ]

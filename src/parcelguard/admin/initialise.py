@@ -17,6 +17,7 @@ from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import KeyError_
 from parcelguard.labels.keys import label_key, label_key_path
+from parcelguard.labels.token import LabelTokens
 from parcelguard.reveal.engine import PolicyEngine
 from parcelguard.reveal.service import AuditAppend, RevealService
 from parcelguard.storage import (
@@ -104,6 +105,7 @@ def open_reveal_service(
         numbers=VirtualNumbers(engine),
         waybill_pattern=settings.waybill_pattern,
         clock=clock,
+        labels=LabelTokens(label_key(settings, create=False)),
     )
 
 

@@ -70,6 +70,20 @@ REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
             "该终端未登记在您名下",
         ),
         "device_revoked": ("the device was revoked", "该终端已被停用"),
+        "token_malformed": ("this is not a label code", "这不是面单二维码"),
+        "token_invalid": (
+            "the label code is not ours or was altered",
+            "面单二维码不是本公司签发或已被篡改",
+        ),
+        "token_expired": ("the label code has expired", "面单二维码已过期"),
+        "token_not_yet_valid": (
+            "the label code is not valid yet (check the device clock)",
+            "面单二维码尚未生效（请检查终端时间）",
+        ),
+        "token_replayed_other_device": (
+            "this label was already scanned by another device",
+            "该面单已被其他终端扫描",
+        ),
         "audit_unavailable": (
             "the audit log cannot be written, so nothing is revealed",
             "审计日志无法写入，因此不予调阅",

@@ -28,6 +28,8 @@ import sqlalchemy as sa
 from parcelguard.audit.entry import AuditEntry
 from parcelguard.core.errors import ParcelGuardError, StoreUnavailable
 from parcelguard.events.schema import ACCESS_CHANNELS, ACCESS_FIELDS, ACCESS_PURPOSES
+from parcelguard.labels.redemption import redeem
+from parcelguard.labels.token import LabelTokens, TokenRejected
 from parcelguard.reveal.engine import CedarRequest, PolicyEngine
 from parcelguard.reveal.facts import Facts, RevealRequest, Unestablished, gather, gather_many
 from parcelguard.reveal.reasons import REASONS, reason_text
@@ -110,6 +112,7 @@ class RevealService:
         numbers: NumberIssuer,
         waybill_pattern: str,
         clock: Callable[[], datetime],
+        labels: LabelTokens | None = None,
     ) -> None:
         self.engine = engine
         self.policies = policies
@@ -118,9 +121,33 @@ class RevealService:
         self._numbers = numbers
         self._ours = re.compile(waybill_pattern)
         self._clock = clock
+        self._labels = labels
 
     def reveal(self, request: RevealRequest) -> RevealDecision:
         return self.reveal_batch([request])[0]
+
+    def redeem_label(self, token: str, request: RevealRequest) -> RevealDecision:
+        """A courier's handheld scans a label's QR code: the token names the waybill.
+
+        The token must authenticate, be within its validity, and belong to the first
+        registered device that redeemed it; then the request is decided like any other
+        reveal (purpose ``delivery``), so a token gives no right the workflow does not.
+        Every refusal has its own reason and is audited like a denial.
+        """
+        if self._labels is None:
+            raise RuntimeError("this service was opened without the label key")
+        now = self._clock()
+        try:
+            claims = self._labels.open(token, now)
+        except TokenRejected as exc:
+            refused = replace(request, waybill_no="", purpose="delivery")
+            return self._audit([refused], [_deny(refused, exc.reason)], now)[0]
+        asked = replace(request, waybill_no=claims.waybill_no, purpose="delivery")
+        try:
+            redeem(self.engine, claims, request.device_id, now)
+        except TokenRejected as exc:
+            return self._audit([asked], [_deny(asked, exc.reason)], now)[0]
+        return self.reveal(asked)
 
     def reveal_batch(self, requests: Sequence[RevealRequest]) -> list[RevealDecision]:
         now = self._clock()
