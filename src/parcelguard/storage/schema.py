@@ -264,6 +264,8 @@ vnum_pool = sa.Table(
     metadata,
     sa.Column("number", sa.String(20), primary_key=True),
     sa.Column("quarantined_until", UTCDateTime(), nullable=True),  # not reusable before
+    # Free numbers are found by this index: never used (NULL) first, then the longest rested.
+    sa.Index("ix_vnum_pool_free", "quarantined_until", "number"),
 )
 
 vnum_bindings = sa.Table(
