@@ -12,23 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from parcelguard.events.schema import ROLES
-from parcelguard.storage.schema import (
-    assignments,
-    case_waybills,
-    devices,
-    employees,
-    investigation_cases,
-    parcel_exceptions,
-    parcel_status,
-    tickets,
-    waybills,
-)
+from parcelguard.storage.bulk import datetime_stamp, marker
 
 MIN_JUSTIFICATION = 20
 """Characters a break-glass justification needs: a sentence, not "x"."""
@@ -125,13 +115,39 @@ def gather(conn: sa.Connection, request: RevealRequest, now: datetime) -> Facts 
 _CHUNK = 500  # keys per IN list: well under every backend's parameter limit
 
 
+def _moment(value: object) -> int:
+    """Seconds since the epoch of a stored UTC time (SQLite text or a driver datetime)."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())
+
+
+def _day(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
 def _by_key(
-    conn: sa.Connection, query: sa.Select[Any], column: sa.ColumnElement[Any], keys: set[str]
-) -> list[sa.Row[Any]]:
+    conn: sa.Connection, sql: str, keys: set[str], *params: object
+) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (driver-level, ``{keys}`` standing for the IN list) for every key.
+
+    Driver-level SQL because SQLAlchemy's statement and row handling cost more than the
+    lookups themselves at the service's batch sizes (measured: bench/reveal.py).
+    """
+    mark = marker(conn)
     ordered = sorted(keys)
-    rows: list[sa.Row[Any]] = []
+    rows: list[Any] = []
     for start in range(0, len(ordered), _CHUNK):
-        rows.extend(conn.execute(query.where(column.in_(ordered[start : start + _CHUNK]))))
+        chunk = ordered[start : start + _CHUNK]
+        text = sql.format(keys=", ".join([mark] * len(chunk)), m=mark)
+        rows.extend(conn.exec_driver_sql(text, (*chunk, *params)))
     return rows
 
 
@@ -143,156 +159,140 @@ def gather_many(
     Why batched: the service decides thousands of reveals a second (the live simulation, a
     busy API), and a round of lookups per request cost more than Cedar's decision.
     """
+    at = datetime_stamp(conn)(now)
     actors = {r.actor for r in requests}
     numbers = {r.waybill_no for r in requests}
     people = {
-        row.employee_id: row
+        row[0]: row
         for row in _by_key(
             conn,
-            sa.select(
-                employees.c.employee_id, employees.c.role, employees.c.site_id, employees.c.left_on
-            ),
-            employees.c.employee_id,
+            "SELECT employee_id, role, site_id, left_on FROM employees "
+            "WHERE employee_id IN ({keys})",
             actors,
         )
     }
     parcels = {
-        row.waybill_no: row
+        row[0]: row
         for row in _by_key(
             conn,
-            sa.select(
-                waybills.c.waybill_no,
-                waybills.c.dest_site_id,
-                waybills.c.created_at,
-                waybills.c.shredded_at,
-            ),
-            waybills.c.waybill_no,
+            "SELECT waybill_no, dest_site_id, created_at, shredded_at FROM waybills "
+            "WHERE waybill_no IN ({keys})",
             numbers,
         )
     }
     registered = {
-        (row.device_id, row.employee_id): str(row.kind)
+        (row[0], row[1]): str(row[2])
         for row in _by_key(
             conn,
-            sa.select(devices.c.device_id, devices.c.employee_id, devices.c.kind).where(
-                devices.c.registered_at <= now,
-                sa.or_(devices.c.revoked_at.is_(None), devices.c.revoked_at > now),
-            ),
-            devices.c.employee_id,
+            "SELECT device_id, employee_id, kind FROM devices WHERE employee_id IN ({keys}) "
+            "AND registered_at <= {m} AND (revoked_at IS NULL OR revoked_at > {m})",
             actors,
+            at,
+            at,
         )
     }
     statuses = {
-        row.waybill_no: row
-        for row in _by_key(conn, sa.select(parcel_status), parcel_status.c.waybill_no, numbers)
-    }
-    assigned: dict[tuple[str, str], sa.Row[Any]] = {}
-    for row in _by_key(
-        conn,
-        sa.select(
-            assignments.c.waybill_no,
-            assignments.c.courier_id,
-            assignments.c.assigned_at,
-            assignments.c.until,
-        ),
-        assignments.c.waybill_no,
-        numbers,
-    ):
-        key = (row.waybill_no, row.courier_id)
-        if key not in assigned or row.assigned_at > assigned[key].assigned_at:
-            assigned[key] = row  # the latest assignment of this waybill to this courier
-    open_exceptions = {
-        (row.waybill_no, row.site_id)
+        row[0]: row
         for row in _by_key(
             conn,
-            sa.select(parcel_exceptions.c.waybill_no, parcel_exceptions.c.site_id).where(
-                parcel_exceptions.c.opened_at <= now,
-                sa.or_(
-                    parcel_exceptions.c.closed_at.is_(None), parcel_exceptions.c.closed_at > now
-                ),
-            ),
-            parcel_exceptions.c.waybill_no,
+            "SELECT waybill_no, current_site_id, dispatched_at, delivered_at FROM parcel_status "
+            "WHERE waybill_no IN ({keys})",
             numbers,
         )
     }
-    open_tickets = {
-        (row.waybill_no, row.agent_id)
+    assigned: dict[tuple[str, str], tuple[int, int]] = {}
+    for waybill_no, courier, start_at, until in _by_key(
+        conn,
+        "SELECT waybill_no, courier_id, assigned_at, until FROM assignments "
+        "WHERE waybill_no IN ({keys})",
+        numbers,
+    ):
+        key, span = (waybill_no, courier), (_moment(start_at), _moment(until))
+        if key not in assigned or span[0] > assigned[key][0]:
+            assigned[key] = span  # the latest assignment of this waybill to this courier
+    open_exceptions = {
+        (row[0], row[1])
         for row in _by_key(
             conn,
-            sa.select(tickets.c.waybill_no, tickets.c.agent_id).where(
-                tickets.c.opened_at <= now,
-                sa.or_(tickets.c.closed_at.is_(None), tickets.c.closed_at > now),
-            ),
-            tickets.c.waybill_no,
+            "SELECT waybill_no, site_id FROM parcel_exceptions WHERE waybill_no IN ({keys}) "
+            "AND opened_at <= {m} AND (closed_at IS NULL OR closed_at > {m})",
             numbers,
+            at,
+            at,
+        )
+    }
+    open_tickets = {
+        (row[0], row[1])
+        for row in _by_key(
+            conn,
+            "SELECT waybill_no, agent_id FROM tickets WHERE waybill_no IN ({keys}) "
+            "AND opened_at <= {m} AND (closed_at IS NULL OR closed_at > {m})",
+            numbers,
+            at,
+            at,
         )
     }
     case_ids = {r.case_id for r in requests if r.case_id}
     cases = {
-        (row.case_id, row.waybill_no): row
+        (row[0], row[1]): row
         for row in (
             _by_key(
                 conn,
-                sa.select(
-                    investigation_cases.c.case_id,
-                    case_waybills.c.waybill_no,
-                    investigation_cases.c.opened_by,
-                    investigation_cases.c.approved_by,
-                    investigation_cases.c.justification,
-                    investigation_cases.c.closed_at,
-                )
-                .join(case_waybills, case_waybills.c.case_id == investigation_cases.c.case_id)
-                .where(investigation_cases.c.opened_at <= now),
-                investigation_cases.c.case_id,
+                "SELECT c.case_id, w.waybill_no, c.opened_by, c.approved_by, c.justification, "
+                "c.closed_at FROM investigation_cases c JOIN case_waybills w "
+                "ON w.case_id = c.case_id WHERE c.case_id IN ({keys}) AND c.opened_at <= {m}",
                 case_ids,
+                at,
             )
             if case_ids
             else []
         )
     }
+    now_s = int(now.timestamp())
+    today = now.date()
     result: list[Facts | Unestablished] = []
     for request in requests:
         actor = people.get(request.actor)
         waybill = parcels.get(request.waybill_no)
         if actor is None:
             result.append(Unestablished("unknown_actor"))
-        elif actor.role not in ROLES:
+        elif actor[1] not in ROLES:
             result.append(Unestablished("unknown_role"))
         elif waybill is None:
             result.append(Unestablished("unknown_waybill"))
-        elif waybill.shredded_at is not None:
+        elif waybill[3] is not None:
             result.append(Unestablished("waybill_shredded"))
         else:
             status = statuses.get(request.waybill_no)
-            assignment = assigned.get((request.waybill_no, request.actor))
+            held = assigned.get((request.waybill_no, request.actor))
             case = cases.get((request.case_id, request.waybill_no)) if request.case_id else None
             device_kind = registered.get((request.device_id, request.actor))
+            left_on = _day(actor[3])
             result.append(
                 Facts(
-                    role=actor.role,
-                    site=actor.site_id,
-                    active=actor.left_on is None or actor.left_on >= now.date(),
+                    role=actor[1],
+                    site=actor[2],
+                    active=left_on is None or left_on >= today,
                     device_registered=device_kind is not None,
                     device_kind=device_kind or "",
-                    dest_site=waybill.dest_site_id,
-                    current_site=(status.current_site_id or "") if status is not None else "",
-                    created_at=_seconds(waybill.created_at),
-                    assigned=assignment is not None,
-                    assigned_from=0 if assignment is None else _seconds(assignment.assigned_at),
-                    assigned_until=0 if assignment is None else _seconds(assignment.until),
-                    dispatched_at=0 if status is None else _seconds(status.dispatched_at),
-                    delivered_at=0 if status is None else _seconds(status.delivered_at),
-                    open_exception_at_actor_site=(request.waybill_no, actor.site_id)
-                    in open_exceptions,
+                    dest_site=waybill[1],
+                    current_site=(status[1] or "") if status is not None else "",
+                    created_at=_moment(waybill[2]),
+                    assigned=held is not None,
+                    assigned_from=0 if held is None else held[0],
+                    assigned_until=0 if held is None else held[1],
+                    dispatched_at=0 if status is None else _moment(status[2]),
+                    delivered_at=0 if status is None else _moment(status[3]),
+                    open_exception_at_actor_site=(request.waybill_no, actor[2]) in open_exceptions,
                     ticket_assigned_to_actor=(request.waybill_no, request.actor) in open_tickets,
                     case_open=case is not None
-                    and case.opened_by == request.actor
-                    and (case.closed_at is None or case.closed_at > now),
+                    and case[2] == request.actor
+                    and (case[5] is None or _moment(case[5]) > now_s),
                     case_justified=case is not None
-                    and len(case.justification.strip()) >= MIN_JUSTIFICATION,
+                    and len(str(case[4]).strip()) >= MIN_JUSTIFICATION,
                     case_approved_by_other=case is not None
-                    and case.approved_by is not None
-                    and case.approved_by != request.actor,
+                    and case[3] is not None
+                    and case[3] != request.actor,
                 )
             )
     return result

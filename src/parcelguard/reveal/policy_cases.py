@@ -152,6 +152,7 @@ def run_cases(engine: PolicyEngine, cases: Sequence[PolicyCase]) -> list[CaseRes
                 case.facts.context(case.request, _NOW),
             )
             for case in cases
-        ]
+        ],
+        validate=True,
     )
     return [CaseResult(case, outcome) for case, outcome in zip(cases, outcomes, strict=True)]
