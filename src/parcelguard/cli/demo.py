@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 from rich.console import Console
@@ -25,6 +25,10 @@ from parcelguard.core.clock import CARRIER_TZ, today
 from parcelguard.core.waybill import NewWaybill
 from parcelguard.simulate.recipients import synthetic_waybills
 from parcelguard.vault import Vault, keystore
+
+if TYPE_CHECKING:
+    from parcelguard.reveal.service import RevealDecision
+    from parcelguard.vnum import VirtualNumbers
 
 DEMO_WAYBILLS = 3_000
 DEMO_DAYS = 3
@@ -67,8 +71,39 @@ TEXT = {
         "zh": "4. 此库中演示日期已全部粉碎，没有可粉碎的日期。",
     },
     "end": {
-        "en": "Next chapters arrive with the reveal service and the online guard.",
-        "zh": "后续章节：调阅服务和在线风控。",
+        "en": "Next chapter arrives with the online risk guard.",
+        "zh": "后续章节：在线风控。",
+    },
+    "door_title": {
+        "en": "Chapter 4: the same case through the one door (guarded regime)",
+        "zh": "第四章：同一案件经过唯一调阅入口（受控体制）",
+    },
+    "door_world": {
+        "en": "   A fresh store: {days} days, {employees:,} employees, {waybills:,} waybills in the vault, "
+        "workflow facts, {pool:,} virtual numbers. Replaying {reveals:,} reveal requests in time order…",
+        "zh": "   新建存储：{days} 天，{employees:,} 名员工，{waybills:,} 个运单存入保险库，工作流事实，"
+        "{pool:,} 个隐私号。按时间顺序重放 {reveals:,} 次调阅请求……",
+    },
+    "door_honest": {
+        "en": "   Honest staff: {allowed:,} of {total:,} reveals allowed ({share:.1%}): {vnum:,} as virtual "
+        "numbers, {plain:,} addresses in plaintext, {masked:,} masked.",
+        "zh": "   正常员工：{total:,} 次调阅中允许 {allowed:,} 次（{share:.1%}）：隐私号 {vnum:,} 次，"
+        "明文地址 {plain:,} 次，掩码 {masked:,} 次。",
+    },
+    "door_insider": {
+        "en": "   {employee} ({role}, {scenario}): {tried:,} reveal requests, {allowed:,} allowed; "
+        "denied: {reasons}",
+        "zh": "   {employee}（{role}，{scenario}）：调阅请求 {tried:,} 次，允许 {allowed:,} 次；拒绝原因：{reasons}",
+    },
+    "door_courier": {
+        "en": "   Courier {employee}: {numbers} virtual numbers for {waybills} waybills, every one assigned "
+        "to him; none routes a call from any other phone ({route}).",
+        "zh": "   快递员 {employee}：{waybills} 个运单获得 {numbers} 个隐私号，全部是分配给他的运单；"
+        "其他电话拨打均无法接通（{route}）。",
+    },
+    "door_audit": {
+        "en": "   The audit log holds all {entries:,} decisions, allow and deny, each with its reason, e.g.:",
+        "zh": "   审计日志记录了全部 {entries:,} 条决定（允许与拒绝），每条都有原因，例如：",
     },
     "audit_title": {
         "en": "Chapter 3: an audit log nobody can rewrite unnoticed",
@@ -194,6 +229,7 @@ def _story(console: Console, lang: str, settings: Settings, vault: Vault) -> dic
     result["stats"] = vault.stats()
     result["simulation"], tables = _simulation_chapter(console, lang)
     result["audit"] = _audit_chapter(console, lang, settings, tables)
+    result["reveal"] = _door_chapter(console, lang)
     say(console, "end", lang)
     return result
 
@@ -394,3 +430,187 @@ def _plaintext_in_files(settings: Settings, batch: list[NewWaybill]) -> int | No
         for v in (w.recipient_name, w.recipient_phone, w.recipient_address)
     ]
     return sum(1 for needle in needles if needle in blob)
+
+
+def _door_chapter(console: Console, lang: str) -> dict[str, object]:
+    """The Jingzhou case replayed through the reveal service, in a scratch store."""
+    import base64
+    import os
+    import tempfile
+
+    import pyarrow.compute as pc
+
+    from parcelguard.simulate.run import simulate
+    from parcelguard.simulate.world import WorldConfig
+
+    console.print(Panel(TEXT["door_title"][lang], style="bold"))
+    config = WorldConfig(seed=2016, days=3, employees=400, waybills_per_day=12_000)
+    tables = simulate(config, ["jingzhou-2016"])
+    reveals = tables["accesses"].filter(pc.equal(tables["accesses"]["action"], "reveal"))
+    with tempfile.TemporaryDirectory(prefix="parcelguard-door-") as scratch:
+        settings = Settings.from_env(
+            {
+                "PARCELGUARD_HOME": scratch,
+                "PARCELGUARD_KEK": base64.b64encode(os.urandom(32)).decode(),
+            }
+        )
+        initialise(settings)
+        return _door_replay(console, lang, settings, config.seed, tables, reveals.to_pylist())
+
+
+def _door_replay(
+    console: Console,
+    lang: str,
+    settings: Settings,
+    seed: int,
+    tables: dict[str, pa.Table],
+    rows: list[dict[str, Any]],
+) -> dict[str, object]:
+    from parcelguard.admin import key_provider, open_reveal_service
+    from parcelguard.reveal.facts import RevealRequest
+    from parcelguard.simulate.into_store import put_world
+    from parcelguard.simulate.workflow import put_workflow
+    from parcelguard.vnum import VirtualNumbers
+    from parcelguard.vnum.numbers import pool_numbers
+
+    pool = 60_000
+    put_world(tables, seed, settings, key_provider(settings))
+    clock = {"now": rows[0]["ts"].astimezone(UTC)}
+    service = open_reveal_service(settings, clock=lambda: clock["now"])
+    put_workflow(service.engine, tables)
+    numbers = VirtualNumbers(service.engine)
+    numbers.provision(pool_numbers("1709", pool, seed=seed))
+    say(
+        console,
+        "door_world",
+        lang,
+        days=len({r["ts"].date() for r in rows}),
+        employees=tables["employees"].num_rows,
+        waybills=tables["waybills"].num_rows,
+        pool=pool,
+        reveals=len(rows),
+    )
+    decisions = []
+    for start in range(0, len(rows), 500):
+        part = rows[start : start + 500]
+        clock["now"] = part[-1]["ts"].astimezone(UTC)
+        decisions += service.reveal_batch(
+            [
+                RevealRequest(
+                    actor=r["employee_id"],
+                    waybill_no=r["waybill_no"],
+                    field=r["field"] or "phone",
+                    purpose=r["purpose"] or "other",
+                    device_id=r["device_id"],
+                    channel=r["channel"],
+                    ip=r["ip"],
+                    request_id=r["event_id"],
+                )
+                for r in part
+            ]
+        )
+    result = _door_report(console, lang, tables, rows, decisions, numbers)
+    result.update(_door_audit(console, lang, settings, decisions))
+    service.engine.dispose()
+    return result
+
+
+def _door_report(
+    console: Console,
+    lang: str,
+    tables: dict[str, pa.Table],
+    rows: list[dict[str, Any]],
+    decisions: list[RevealDecision],
+    numbers: VirtualNumbers,
+) -> dict[str, object]:
+    from collections import Counter
+
+    insiders = {r["employee_id"]: r["scenario"] for r in tables["labels"].to_pylist()}
+    staff = tables["employees"]
+    role = dict(zip(staff["employee_id"].to_pylist(), staff["role"].to_pylist(), strict=True))
+    pairs = list(zip(rows, decisions, strict=True))
+    honest = [(r, d) for r, d in pairs if r["employee_id"] not in insiders]
+    allowed = [d for _, d in honest if d.allowed]
+    forms = Counter(d.form for d in allowed)
+    share = len(allowed) / max(len(honest), 1)
+    say(
+        console,
+        "door_honest",
+        lang,
+        allowed=len(allowed),
+        total=len(honest),
+        share=share,
+        vnum=forms["virtual_number"],
+        plain=forms["plaintext"],
+        masked=forms["masked"],
+    )
+    report: list[dict[str, object]] = []
+    for employee, scenario in insiders.items():
+        mine = [d for r, d in pairs if r["employee_id"] == employee]
+        if not mine:
+            continue
+        denied = Counter(d.reason for d in mine if not d.allowed)
+        entry = {
+            "employee_id": employee,
+            "scenario": scenario,
+            "requests": len(mine),
+            "allowed": sum(d.allowed for d in mine),
+            "denied": dict(denied),
+        }
+        say(
+            console,
+            "door_insider",
+            lang,
+            employee=employee,
+            role=role[employee],
+            scenario=scenario,
+            tried=len(mine),
+            allowed=entry["allowed"],
+            reasons=", ".join(f"{reason} x{n}" for reason, n in denied.most_common(3)) or "-",
+        )
+        report.append(entry)
+    couriers = Counter(r["employee_id"] for r, d in honest if d.form == "virtual_number")
+    busiest = couriers.most_common(1)[0][0]
+    his = [(r, d) for r, d in honest if r["employee_id"] == busiest and d.form == "virtual_number"]
+    numbers_seen = {str(d.value) for _, d in his}
+    _, sample = his[-1]
+    assert sample.valid_until is not None
+    route = numbers.route(str(sample.value), "BUYER-PHONE", sample.valid_until - timedelta(hours=1))
+    say(
+        console,
+        "door_courier",
+        lang,
+        employee=busiest,
+        numbers=len(numbers_seen),
+        waybills=len({r["waybill_no"] for r, _ in his}),
+        route=route.reason,
+    )
+    return {
+        "reveal_requests": len(rows),
+        "honest_allowed_ratio": round(share, 4),
+        "insiders": report,
+        "courier_virtual_numbers": len(numbers_seen),
+        "buyer_call_connected": route.connected,
+    }
+
+
+def _door_audit(
+    console: Console, lang: str, settings: Settings, decisions: list[RevealDecision]
+) -> dict[str, object]:
+    from parcelguard.admin import open_audit_log
+    from parcelguard.audit.entry import decode_entry
+
+    log = open_audit_log(settings)
+    size = log.head().tree_size
+    say(console, "door_audit", lang, entries=size)
+    first_allow = next(i for i, d in enumerate(decisions) if d.allowed)
+    first_deny = next(i for i, d in enumerate(decisions) if not d.allowed)
+    for index in sorted({first_allow, first_deny}):
+        entry = decode_entry(log.entry(index))
+        console.print(
+            f"     #{index} {entry.time:%m-%d %H:%M} {entry.actor} {entry.action} "
+            f"{entry.waybill_no} {entry.field} {entry.purpose} → {entry.decision} "
+            f"({entry.reason}; {entry.policy_id or '-'})"
+        )
+    log.engine.dispose()
+    return {"audit_entries": size}

@@ -39,8 +39,8 @@ from parcelguard.vault.fields import Field
 from parcelguard.vault.keys import KeyProvider
 
 VNUM_GRACE = timedelta(days=3)
-"""A virtual number stays valid this long after delivery (or after the decision if undelivered
-and unassigned): enough for a failed first attempt and a callback, not for a resale."""
+"""A virtual number stays valid this long after delivery, the end of the assignment or the
+decision, whichever is latest: enough for a failed attempt and a callback, not for a resale."""
 
 _PHONE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")  # a phone typed where a waybill belongs
 _FOREIGN = re.compile(r"[A-Z]{0,4}\d{8,20}|[A-Z]{2}\d{9}[A-Z]{2}")  # other carriers, UPU S10
@@ -305,7 +305,7 @@ class RevealService:
 
     @staticmethod
     def _vnum_until(facts: Facts, now: datetime) -> datetime:
-        anchor = facts.delivered_at or facts.assigned_until or int(now.timestamp())
+        anchor = max(facts.delivered_at or facts.assigned_until, int(now.timestamp()))
         return datetime.fromtimestamp(anchor, now.tzinfo) + VNUM_GRACE
 
     def _masked(self, request: RevealRequest) -> str:
