@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.storage import begin_write, connect_current
+from parcelguard.storage.bulk import datetime_stamp, insert_rows, insert_sql, marker
 from parcelguard.storage.schema import UTCDateTime, devices, vnum_bindings, vnum_pool
 from parcelguard.vnum.binding import Binding, DeviceRecord, RouteDecision, decide_route
 from parcelguard.vnum.errors import DeviceNotRegistered, PoolExhausted
@@ -239,24 +240,35 @@ class VirtualNumbers:
         ]
         made: list[Binding] = []
         if planned:
-            ids = (
-                conn.execute(
-                    vnum_bindings.insert().returning(_B.binding_id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "number": number,
-                            "waybill_no": triple[0],
-                            "employee_id": triple[1],
-                            "device_id": triple[2],
-                            "bound_at": now,
-                            "valid_until": until,
-                        }
-                        for triple, _, number, until in planned
-                    ],
-                )
-                .scalars()
-                .all()
+            # Driver-level insert, then the ids read back by (number, bound_at): a locked
+            # number is bound once at a given moment. SQLAlchemy's INSERT ... RETURNING over
+            # many rows cost more than the rest of the binding (measured: bench/reveal.py).
+            stamp = datetime_stamp(conn)
+            insert_rows(
+                conn,
+                insert_sql(
+                    conn,
+                    vnum_bindings,
+                    ("number", "waybill_no", "employee_id", "device_id", "bound_at", "valid_until"),
+                ),
+                [
+                    (number, *triple, stamp(now), stamp(until))
+                    for triple, _, number, until in planned
+                ],
             )
+            mark = marker(conn)
+            found: dict[str, int] = {}
+            chosen = [number for _, _, number, _ in planned]
+            for start in range(0, len(chosen), 500):
+                part = chosen[start : start + 500]
+                found.update(
+                    conn.exec_driver_sql(
+                        f"SELECT number, binding_id FROM vnum_bindings WHERE bound_at = {mark} "  # noqa: S608
+                        f"AND number IN ({', '.join([mark] * len(part))})",
+                        (stamp(now), *part),
+                    ).all()
+                )
+            ids = [found[number] for number in chosen]
             for (triple, positions, number, until), binding_id in zip(planned, ids, strict=True):
                 binding = Binding(int(binding_id), number, *triple, now, until)
                 made.append(binding)
@@ -367,15 +379,11 @@ class VirtualNumbers:
         """Raise each number's ``quarantined_until`` to at least the given moment."""
         if not holds:
             return
-        until = sa.bindparam("hold_until", type_=UTCDateTime())
-        conn.execute(
-            vnum_pool.update()
-            .where(
-                _P.number == sa.bindparam("hold_number"),
-                sa.or_(_P.quarantined_until.is_(None), _P.quarantined_until < until),
-            )
-            .values(quarantined_until=until),
-            [{"hold_number": number, "hold_until": moment} for number, moment in holds],
+        stamp, mark = datetime_stamp(conn), marker(conn)
+        conn.exec_driver_sql(
+            f"UPDATE vnum_pool SET quarantined_until = {mark} WHERE number = {mark} "  # noqa: S608 (markers only)
+            f"AND (quarantined_until IS NULL OR quarantined_until < {mark})",
+            [(stamp(moment), number, stamp(moment)) for number, moment in holds],
         )
 
     # -- ending bindings -------------------------------------------------------------------
