@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -181,6 +181,7 @@ class RevealService:
             ]
         )
         to_bind: list[tuple[int, RevealDecision, datetime]] = []
+        to_open: list[tuple[int, RevealDecision]] = []
         for (position, facts), outcome in zip(pending, outcomes, strict=True):
             request = requests[position]
             if not outcome.allowed:
@@ -192,9 +193,11 @@ class RevealService:
             if outcome.form == "virtual_number" and request.field == "phone":
                 to_bind.append((position, allowed, self._vnum_until(facts, now)))
             else:
-                decided[position] = self._prepare(request, allowed)
+                to_open.append((position, allowed))
         if to_bind:
             self._bind_numbers(requests, to_bind, decided, now)
+        if to_open:
+            self._open_values(requests, to_open, decided)
         final = [decision for decision in decided if decision is not None]
         return self._audit(requests, final, now)
 
@@ -294,44 +297,61 @@ class RevealService:
             return "foreign_waybill"
         return "malformed_waybill"
 
-    def _prepare(self, request: RevealRequest, decision: RevealDecision) -> RevealDecision:
-        """The masked or plaintext value, in memory only until the audit append is durable."""
-        try:
-            if decision.form in ("masked", "virtual_number"):
-                return replace(decision, form="masked", value=self._masked(request))
-            return replace(decision, value=self._plaintext(request))
-        except _decrypt.FieldUnreadable:
-            return _deny(request, "waybill_shredded", decision.policy_ids)
-
     @staticmethod
     def _vnum_until(facts: Facts, now: datetime) -> datetime:
         anchor = max(facts.delivered_at or facts.assigned_until, int(now.timestamp()))
         return datetime.fromtimestamp(anchor, now.tzinfo) + VNUM_GRACE
 
-    def _masked(self, request: RevealRequest) -> str:
-        column = waybills.c[f"{request.field}_masked"]
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(column).where(waybills.c.waybill_no == request.waybill_no)
-            ).scalar()
-        if value is None:
-            raise _decrypt.FieldUnreadable(f"waybill {request.waybill_no}: shredded")
-        return str(value)
+    def _open_values(
+        self,
+        requests: Sequence[RevealRequest],
+        to_open: list[tuple[int, RevealDecision]],
+        decided: list[RevealDecision | None],
+    ) -> None:
+        """Masks and plaintext for the batch's allowed decisions, from one read of their rows.
 
-    def _plaintext(self, request: RevealRequest) -> str:
-        column = waybills.c[f"{request.field}_ct"]
+        Values stay in memory until the audit append is durable. A field that cannot be
+        opened (shredded since the facts were read, or tampered with) is a denial.
+        """
+        numbers = sorted({requests[p].waybill_no for p, _ in to_open})
+        rows: dict[str, Any] = {}
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(column.label("ct"), waybills.c.key_id, data_keys.c.wrapped_key)
-                .join(data_keys, data_keys.c.key_id == waybills.c.key_id)
-                .where(waybills.c.waybill_no == request.waybill_no)
-            ).first()
-        if row is None:
-            raise _decrypt.FieldUnreadable(f"waybill {request.waybill_no}: not found")
-        aead = _decrypt.unwrap_data_key(self._keys, row.key_id, row.wrapped_key)
-        return _decrypt.open_field(
-            aead, request.waybill_no, Field(request.field), row.key_id, row.ct
-        )
+            for start in range(0, len(numbers), 500):
+                rows.update(
+                    (row.waybill_no, row)
+                    for row in conn.execute(
+                        sa.select(waybills, data_keys.c.wrapped_key)
+                        .join(data_keys, data_keys.c.key_id == waybills.c.key_id)
+                        .where(waybills.c.waybill_no.in_(numbers[start : start + 500]))
+                    )
+                )
+        keys: dict[str, Any] = {}
+        for position, allowed in to_open:
+            request = requests[position]
+            row = rows.get(request.waybill_no)
+            try:
+                if row is None:
+                    raise _decrypt.FieldUnreadable(f"waybill {request.waybill_no}: not found")
+                if allowed.form in ("masked", "virtual_number"):
+                    masked = row._mapping[f"{request.field}_masked"]
+                    if masked is None:
+                        raise _decrypt.FieldUnreadable(f"waybill {request.waybill_no}: shredded")
+                    decided[position] = replace(allowed, form="masked", value=str(masked))
+                    continue
+                if row.key_id not in keys:
+                    keys[row.key_id] = _decrypt.unwrap_data_key(
+                        self._keys, row.key_id, row.wrapped_key
+                    )
+                value = _decrypt.open_field(
+                    keys[row.key_id],
+                    request.waybill_no,
+                    Field(request.field),
+                    row.key_id,
+                    row._mapping[f"{request.field}_ct"],
+                )
+                decided[position] = replace(allowed, value=value)
+            except _decrypt.FieldUnreadable:
+                decided[position] = _deny(request, "waybill_shredded", allowed.policy_ids)
 
     def _audit(
         self, requests: Sequence[RevealRequest], decisions: list[RevealDecision], now: datetime
