@@ -76,3 +76,75 @@ def policy_test_command(
     finish(json_mode, action, render, pick_language(lang))
     if outcome and outcome["failed"]:
         raise typer.Exit(1)
+
+
+@app.command("explain")
+def explain_command(
+    actor: Annotated[str, typer.Option("--actor", help="Employee id.")],
+    waybill: Annotated[str, typer.Option("--waybill", help="Waybill number.")],
+    field: Annotated[str, typer.Option("--field", help="name, phone or address.")] = "phone",
+    purpose: Annotated[str, typer.Option("--purpose", help="delivery, pickup, ...")] = "delivery",
+    device: Annotated[str, typer.Option("--device", help="The request's device id.")] = "",
+    channel: Annotated[str, typer.Option("--channel", help="handheld, web or api.")] = "handheld",
+    case: Annotated[str, typer.Option("--case", help="Investigation case id.")] = "",
+    at: Annotated[
+        str | None, typer.Option("--at", help="Decide as of this time (ISO 8601, offset).")
+    ] = None,
+    json_mode: JsonOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    """Which policy decides a request, and on which facts; reveals nothing. 解释策略决定。"""
+
+    def action() -> dict[str, object]:
+        from datetime import datetime
+
+        from parcelguard.admin import open_reveal_service
+        from parcelguard.config import Settings
+        from parcelguard.core.clock import utc_now
+        from parcelguard.core.errors import BadInput
+        from parcelguard.reveal.facts import RevealRequest
+
+        moment = utc_now()
+        if at is not None:
+            try:
+                moment = datetime.fromisoformat(at)
+            except ValueError:
+                raise BadInput(f"--at {at}: not an ISO 8601 time") from None
+            if moment.tzinfo is None:
+                raise BadInput(f"--at {at}: give a time zone offset (+08:00)")
+        service = open_reveal_service(Settings.from_env(), clock=lambda: moment)
+        try:
+            return service.explain(
+                RevealRequest(
+                    actor=actor,
+                    waybill_no=waybill,
+                    field=field,
+                    purpose=purpose,
+                    device_id=device,
+                    channel=channel,
+                    case_id=case,
+                )
+            )
+        finally:
+            service.engine.dispose()
+
+    def render(result: dict[str, object]) -> Render:
+        def show(console: Console) -> None:
+            zh = pick_language(lang) == "zh"
+            verdict = (
+                ("允许" if zh else "allow") if result["allowed"] else ("拒绝" if zh else "deny")
+            )
+            texts = result["reason_text"]
+            assert isinstance(texts, dict)
+            console.print(
+                f"[bold]{verdict}[/] — {texts['zh' if zh else 'en']} ({result['reason']})"
+            )
+            console.print(f"decided by: {result['decided_by']}")
+            for policy in result["policies"]:  # type: ignore[attr-defined]
+                console.print(f"  {policy['effect']} {policy['id']} ({policy['file']})")
+            if result.get("facts"):
+                console.print(result["facts"])
+
+        return show
+
+    finish(json_mode, action, render, pick_language(lang))
