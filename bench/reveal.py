@@ -22,15 +22,20 @@ import resource
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from pathlib import Path
 
 import pyarrow.compute as pc
 
-from parcelguard.admin import initialise, key_provider, open_reveal_service
+from parcelguard.admin import initialise, key_provider, open_audit_log, open_reveal_service
+from parcelguard.audit.entry import AuditEntry
+from parcelguard.audit.group_commit import GroupCommitter
 from parcelguard.config import Settings
 from parcelguard.reveal.engine import CedarRequest
 from parcelguard.reveal.facts import Facts, RevealRequest, gather_many
+from parcelguard.reveal.service import RevealDecision
 from parcelguard.simulate.into_store import put_world
 from parcelguard.simulate.run import simulate
 from parcelguard.simulate.workflow import put_workflow
@@ -45,6 +50,9 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="threads calling reveal_batch, group commit"
+    )
     args = parser.parse_args()
     config = WorldConfig(
         seed=77, days=args.days, employees=args.employees, waybills_per_day=args.per_day
@@ -79,12 +87,33 @@ def main() -> None:
             for row in rows
         ]
         outcomes: Counter[str] = Counter()
-        began = time.perf_counter()
-        for start in range(0, len(requests), args.batch):
+        committer = GroupCommitter(open_audit_log(settings))
+
+        def durable(entries: Sequence[AuditEntry]) -> list[int]:
+            receipts = [committer.submit(entry) for entry in entries]
+            return [receipt.result() for receipt in receipts]
+
+        if args.workers > 1:  # as a server: concurrent batches share audit transactions
+            service = open_reveal_service(
+                settings, clock=lambda: clock_at["now"], audit_append=durable
+            )
+        batches = [
+            (start, requests[start : start + args.batch])
+            for start in range(0, len(requests), args.batch)
+        ]
+
+        def decide(batch: tuple[int, list[RevealRequest]]) -> list[RevealDecision]:
+            start, part = batch
             clock_at["now"] = moments[min(start + args.batch, len(requests)) - 1]
-            for decision in service.reveal_batch(requests[start : start + args.batch]):
-                outcomes[("allow " if decision.allowed else "deny ") + decision.reason] += 1
+            return service.reveal_batch(part)
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(args.workers) as pool:
+            for decisions in pool.map(decide, batches):
+                for decision in decisions:
+                    outcomes[("allow " if decision.allowed else "deny ") + decision.reason] += 1
         reveal_s = time.perf_counter() - began
+        committer.close()
 
         cedar: list[CedarRequest] = []
         with service.engine.connect() as conn:
@@ -113,6 +142,7 @@ def main() -> None:
     n = len(requests)
     figures = {
         "decisions": n,
+        "workers": args.workers,
         "reveal_decisions_per_s": round(n / reveal_s),
         "cedar_only_per_s": round(len(cedar) / cedar_s),
         "reveal_vs_cedar_ratio": round((reveal_s / n) / (cedar_s / len(cedar)), 2),
