@@ -90,3 +90,11 @@ def test_a_corrupt_key_file_is_named(tmp_path: Path) -> None:
     path.chmod(0o600)
     with pytest.raises(KeyError_, match=r"kek.key: not base64"):
         LocalKeyFile(path)
+
+
+def test_doctor_names_a_broken_policy_file(tmp_path: Path, store_url: str) -> None:
+    settings = Settings.from_env(file_env(tmp_path, store_url))
+    initialise(settings)
+    (settings.policy_dir / "typo.cedar").write_text("permit (principal", encoding="utf-8")
+    problems = doctor(settings)["problems"]
+    assert any(p.startswith("reveal policies: policy file typo.cedar") for p in problems)  # type: ignore[union-attr]

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from parcelguard.admin.initialise import key_provider
 from parcelguard.config import Settings
-from parcelguard.core.errors import ParcelGuardError
+from parcelguard.core.errors import BadInput, ParcelGuardError
+from parcelguard.reveal.engine import PolicyEngine
 from parcelguard.storage import (
     backend_name,
     connect_store,
@@ -75,6 +76,11 @@ def doctor(settings: Settings) -> dict[str, object]:
     report["policies"] = policies
     if not policies:
         problems.append(f"no policies in {settings.policy_dir}; run `parcelguard init`")
+    else:
+        try:  # the reveal service would refuse to open on a broken policy set
+            PolicyEngine.load(settings.policy_dir)
+        except BadInput as exc:
+            problems.append(f"reveal policies: {exc.message}")
     return report
 
 
