@@ -28,6 +28,7 @@ from parcelguard.vault import Vault, keystore
 
 if TYPE_CHECKING:
     from parcelguard.reveal.service import RevealDecision
+    from parcelguard.simulate.world import WorldConfig
     from parcelguard.vnum import VirtualNumbers
 
 DEMO_WAYBILLS = 3_000
@@ -455,14 +456,14 @@ def _door_chapter(console: Console, lang: str) -> dict[str, object]:
             }
         )
         initialise(settings)
-        return _door_replay(console, lang, settings, config.seed, tables, reveals.to_pylist())
+        return _door_replay(console, lang, settings, config, tables, reveals.to_pylist())
 
 
 def _door_replay(
     console: Console,
     lang: str,
     settings: Settings,
-    seed: int,
+    config: WorldConfig,
     tables: dict[str, pa.Table],
     rows: list[dict[str, Any]],
 ) -> dict[str, object]:
@@ -474,17 +475,17 @@ def _door_replay(
     from parcelguard.vnum.numbers import pool_numbers
 
     pool = 60_000
-    put_world(tables, seed, settings, key_provider(settings))
+    put_world(tables, config.seed, settings, key_provider(settings))
     clock = {"now": rows[0]["ts"].astimezone(UTC)}
     service = open_reveal_service(settings, clock=lambda: clock["now"])
     put_workflow(service.engine, tables)
     numbers = VirtualNumbers(service.engine)
-    numbers.provision(pool_numbers("1709", pool, seed=seed))
+    numbers.provision(pool_numbers("1709", pool, seed=config.seed))
     say(
         console,
         "door_world",
         lang,
-        days=len({r["ts"].date() for r in rows}),
+        days=config.days,
         employees=tables["employees"].num_rows,
         waybills=tables["waybills"].num_rows,
         pool=pool,
