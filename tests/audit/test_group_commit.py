@@ -60,3 +60,15 @@ def test_a_failed_transaction_fails_every_caller_in_it(settings: Settings) -> No
     sa.event.remove(log.engine, "connect", _limit)
     assert log.head().tree_size == 10
     assert log.verify().ok
+
+
+def test_appenders_in_separate_connections_take_turns(settings: Settings) -> None:
+    """Two servers (or a server and the CLI) appending to one store never collide."""
+
+    logs = [open_audit_log(settings) for _ in range(4)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: logs[i % 4].append(entries(5, offset=i * 5)), range(40)))
+    assert sorted(index for batch in results for index in batch) == list(range(200))
+    assert open_audit_log(settings).verify().ok
+    for log in logs:
+        log.engine.dispose()

@@ -231,3 +231,11 @@ def test_a_label_token_is_redeemed_once_per_device_and_never_widens_rights(world
         "token_malformed",
         "no_matching_policy",
     ]
+
+
+def test_a_phone_typed_as_a_waybill_never_enters_the_log_whatever_else_is_wrong(
+    world: World,
+) -> None:
+    decision = world.service().reveal(RevealRequest("C1", "13812345678", "salary", "delivery"))
+    assert decision.reason == "bad_request"
+    assert audited(world)[-1].waybill_no == "malformed"

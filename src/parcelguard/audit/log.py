@@ -47,6 +47,8 @@ from parcelguard.storage.schema import (
     audit_nodes,
 )
 
+_APPEND_LOCK = 0x5047_4155_4449_54  # "PGAUDIT": the advisory lock of the log's appenders
+
 
 def encode_all(entries: Sequence[AuditEntry]) -> list[EncodedEntry]:
     """Check and encode entries before any transaction; BadInput names the first bad one."""
@@ -95,6 +97,10 @@ class AuditLog:
 
     def _append(self, entries: Sequence[EncodedEntry]) -> list[int]:
         with begin_write(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                # Writers in other processes (a second server, the CLI) must take turns: each
+                # reads the size and appends after it. SQLite's BEGIN IMMEDIATE does this.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})")
             size = self._size(conn)
             encoded = [entry.at(size + offset) for offset, entry in enumerate(entries)]
             leaves = [merkle.leaf_hash(data) for data in encoded]

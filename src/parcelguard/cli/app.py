@@ -16,6 +16,7 @@ from parcelguard.cli.audit import app as audit_app
 from parcelguard.cli.label import app as label_app
 from parcelguard.cli.output import Render, finish
 from parcelguard.cli.policy import app as policy_app
+from parcelguard.cli.serve import api_app, serve_command
 from parcelguard.cli.simulate import app as simulate_app
 from parcelguard.cli.vnum import app as vnum_app
 from parcelguard.config import Settings
@@ -40,6 +41,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(vnum_app, name="vnum")
 app.add_typer(label_app, name="label")
+app.add_typer(api_app, name="api")
+app.command("serve")(serve_command)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 LangOpt = Annotated[

@@ -395,6 +395,6 @@ def _safe(text: str) -> str:
 
 def _safe_waybill(waybill_no: str, reason: str) -> str:
     """A malformed 'waybill' may be anything a person typed, a phone number included."""
-    if reason == "malformed_waybill":
+    if reason == "malformed_waybill" or _PHONE.fullmatch(waybill_no):
         return "malformed"
     return _safe(waybill_no)
