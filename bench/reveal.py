@@ -33,7 +33,7 @@ from parcelguard.admin import initialise, key_provider, open_audit_log, open_rev
 from parcelguard.audit.entry import AuditEntry
 from parcelguard.audit.group_commit import GroupCommitter
 from parcelguard.config import Settings
-from parcelguard.reveal.engine import CedarRequest
+from parcelguard.reveal.engine import CedarRequest, PolicyWorker
 from parcelguard.reveal.facts import Facts, RevealRequest, gather_many
 from parcelguard.reveal.service import RevealDecision
 from parcelguard.simulate.into_store import put_world
@@ -52,6 +52,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument(
         "--workers", type=int, default=1, help="threads calling reveal_batch, group commit"
+    )
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="reveal_stream: Cedar in a worker process, one batch ahead",
     )
     args = parser.parse_args()
     config = WorldConfig(
@@ -107,12 +112,23 @@ def main() -> None:
             clock_at["now"] = moments[min(start + args.batch, len(requests)) - 1]
             return service.reveal_batch(part)
 
+        def timed(batch: tuple[int, list[RevealRequest]]) -> list[RevealRequest]:
+            start, part = batch
+            clock_at["now"] = moments[min(start + args.batch, len(requests)) - 1]
+            return part
+
+        worker = PolicyWorker(settings.policy_dir) if args.pipeline else None
         began = time.perf_counter()
-        with ThreadPoolExecutor(args.workers) as pool:
-            for decisions in pool.map(decide, batches):
-                for decision in decisions:
-                    outcomes[("allow " if decision.allowed else "deny ") + decision.reason] += 1
+        if worker is not None:
+            stream = service.reveal_stream((timed(b) for b in batches), worker)
+        else:
+            stream = ThreadPoolExecutor(args.workers).map(decide, batches)
+        for decisions in stream:
+            for decision in decisions:
+                outcomes[("allow " if decision.allowed else "deny ") + decision.reason] += 1
         reveal_s = time.perf_counter() - began
+        if worker is not None:
+            worker.close()
         committer.close()
 
         cedar: list[CedarRequest] = []
@@ -143,6 +159,7 @@ def main() -> None:
     figures = {
         "decisions": n,
         "workers": args.workers,
+        "pipeline": args.pipeline,
         "reveal_decisions_per_s": round(n / reveal_s),
         "cedar_only_per_s": round(len(cedar) / cedar_s),
         "reveal_vs_cedar_ratio": round((reveal_s / n) / (cedar_s / len(cedar)), 2),

@@ -239,3 +239,27 @@ def test_a_phone_typed_as_a_waybill_never_enters_the_log_whatever_else_is_wrong(
     decision = world.service().reveal(RevealRequest("C1", "13812345678", "salary", "delivery"))
     assert decision.reason == "bad_request"
     assert audited(world)[-1].waybill_no == "malformed"
+
+
+def test_a_stream_with_cedar_in_a_worker_decides_as_batches_do(world: World) -> None:
+    from parcelguard.reveal.engine import PolicyWorker
+
+    wb = [w.waybill_no for w in world.waybills]
+    batches = [
+        [
+            RevealRequest("C1", wb[0], "phone", "delivery", "D-C1"),
+            RevealRequest("C2", wb[0], "phone", "delivery", "D-C2"),
+        ],
+        [RevealRequest("K1", wb[1], "phone", "exception", "D-K1")],
+        [
+            RevealRequest("X1", wb[0], "phone", "delivery", "D-X1"),
+            RevealRequest("C1", "13812345678", "phone", "delivery", "D-C1"),
+            RevealRequest("A1", wb[2], "name", "customer_service", "D-A1"),
+        ],
+    ]
+    service = world.service()
+    expected = [[(d.allowed, d.form, d.reason) for d in service.reveal_batch(b)] for b in batches]
+    with PolicyWorker(world.settings.policy_dir) as worker:
+        streamed = list(service.reveal_stream(batches, worker))
+    assert [[(d.allowed, d.form, d.reason) for d in b] for b in streamed] == expected
+    assert [d.audit_index for b in streamed for d in b] == list(range(6, 12))  # in order

@@ -15,7 +15,9 @@ installation is noticed.
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -178,3 +180,46 @@ def _policy_sources(texts: Sequence[tuple[str, str]]) -> list[str]:
         count = len(json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"])
         sources.extend([source] * count)
     return sources
+
+
+class PolicyWorker:
+    """The same policies, evaluated in a child process (see ``RevealService.reveal_stream``).
+
+    The child loads and validates the policy directory once, as the service does; requests
+    and outcomes are small frozen values that cross the process boundary by pickling.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        PolicyEngine.load(directory)  # a broken policy set fails here, not in the child
+        self._pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(str(directory),),
+        )
+
+    def submit(self, requests: Sequence[CedarRequest]) -> Future[list[PolicyOutcome]]:
+        return self._pool.submit(_decide_in_worker, list(requests))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> PolicyWorker:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+_WORKER_ENGINE: PolicyEngine | None = None
+
+
+def _start_worker(directory: str) -> None:
+    global _WORKER_ENGINE  # noqa: PLW0603 (one engine per worker process, loaded once)
+    _WORKER_ENGINE = PolicyEngine.load(Path(directory))
+
+
+def _decide_in_worker(requests: list[CedarRequest]) -> list[PolicyOutcome]:
+    if _WORKER_ENGINE is None:
+        raise RuntimeError("the policy worker was not started")
+    return _WORKER_ENGINE.decide(requests)

@@ -18,7 +18,8 @@ Order of work for a batch of requests, and why:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ from parcelguard.core.errors import ParcelGuardError, StoreUnavailable
 from parcelguard.events.schema import ACCESS_CHANNELS, ACCESS_FIELDS, ACCESS_PURPOSES
 from parcelguard.labels.redemption import redeem
 from parcelguard.labels.token import LabelTokens, TokenRejected
-from parcelguard.reveal.engine import CedarRequest, PolicyEngine
+from parcelguard.reveal.engine import CedarRequest, PolicyEngine, PolicyOutcome, PolicyWorker
 from parcelguard.reveal.facts import Facts, RevealRequest, Unestablished, gather, gather_many
 from parcelguard.reveal.reasons import REASONS, reason_text
 from parcelguard.storage.schema import data_keys, waybills
@@ -98,6 +99,17 @@ class RevealDecision:
         }
 
 
+@dataclass(slots=True)
+class _Staged:
+    """A batch between its facts and its values: what is decided so far, what Cedar gets."""
+
+    requests: Sequence[RevealRequest]
+    now: datetime
+    decided: list[RevealDecision | None]
+    pending: list[tuple[int, Facts]]
+    cedar: list[CedarRequest]
+
+
 def _deny(request: RevealRequest, reason: str, policy_ids: tuple[str, ...] = ()) -> RevealDecision:
     return RevealDecision(False, None, policy_ids, reason, request.request_id)
 
@@ -150,39 +162,67 @@ class RevealService:
         return self.reveal(asked)
 
     def reveal_batch(self, requests: Sequence[RevealRequest]) -> list[RevealDecision]:
+        staged = self._stage(requests)
+        return self._finish(staged, self.policies.decide(staged.cedar))
+
+    def reveal_stream(
+        self, batches: Iterable[Sequence[RevealRequest]], policies: PolicyWorker
+    ) -> Iterator[list[RevealDecision]]:
+        """:meth:`reveal_batch` over a stream of batches, Cedar running one batch ahead.
+
+        Why: cedarpy holds the interpreter lock for its whole call, so threads cannot overlap
+        it with the service's own work. ``policies`` evaluates in a child process while this
+        process finishes the previous batch (values, virtual numbers, the audit append), and
+        every batch is still finished, audited and yielded in order, its values leaving only
+        after its audit append is durable. Each batch is decided at the time it was staged.
+        """
+        ahead: tuple[_Staged, Future[list[PolicyOutcome]]] | None = None
+        for requests in batches:
+            staged = self._stage(requests)
+            current = (staged, policies.submit(staged.cedar))
+            if ahead is not None:
+                yield self._finish(ahead[0], ahead[1].result())
+            ahead = current
+        if ahead is not None:
+            yield self._finish(ahead[0], ahead[1].result())
+
+    def _stage(self, requests: Sequence[RevealRequest]) -> _Staged:
+        """Checks and facts for a batch, and the Cedar requests for what they leave open."""
         now = self._clock()
-        decided: list[RevealDecision | None] = [None] * len(requests)
-        pending: list[tuple[int, Facts]] = []
+        staged = _Staged(requests, now, [None] * len(requests), [], [])
         checked: list[int] = []
         for position, request in enumerate(requests):
             early = self._syntax(request)
             if early is None:
                 checked.append(position)
             else:
-                decided[position] = _deny(request, early)
+                staged.decided[position] = _deny(request, early)
         with self.engine.connect() as conn:
             gathered = gather_many(conn, [requests[p] for p in checked], now)
-        for position, facts in zip(checked, gathered, strict=True):
-            if isinstance(facts, Unestablished):
-                decided[position] = _deny(requests[position], facts.reason)
-            else:
-                pending.append((position, facts))
         stamp = int(now.timestamp())
-        outcomes = self.policies.decide(
-            [
+        for position, facts in zip(checked, gathered, strict=True):
+            request = requests[position]
+            if isinstance(facts, Unestablished):
+                staged.decided[position] = _deny(request, facts.reason)
+                continue
+            staged.pending.append((position, facts))
+            staged.cedar.append(
                 CedarRequest(
-                    requests[position].actor,
+                    request.actor,
                     facts.principal_attrs(),
-                    requests[position].waybill_no,
+                    request.waybill_no,
                     facts.resource_attrs(),
-                    facts.context(requests[position], stamp),
+                    facts.context(request, stamp),
                 )
-                for position, facts in pending
-            ]
-        )
+            )
+        return staged
+
+    def _finish(self, staged: _Staged, outcomes: Sequence[PolicyOutcome]) -> list[RevealDecision]:
+        """Values for what Cedar allowed, then the audit append; nothing leaves before it."""
+        requests, decided, now = staged.requests, staged.decided, staged.now
         to_bind: list[tuple[int, RevealDecision, datetime]] = []
         to_open: list[tuple[int, RevealDecision]] = []
-        for (position, facts), outcome in zip(pending, outcomes, strict=True):
+        for (position, facts), outcome in zip(staged.pending, outcomes, strict=True):
             request = requests[position]
             if not outcome.allowed:
                 decided[position] = _deny(request, outcome.reason, outcome.policy_ids)
