@@ -18,8 +18,8 @@ from parcelguard.api.auth import ApiTokens
 from parcelguard.api.batching import RevealBatcher
 from parcelguard.api.problems import PROBLEM_JSON, TYPE_PREFIX
 from parcelguard.audit import merkle
+from parcelguard.audit.jsonable import hexed as _hexed
 from parcelguard.audit.note import Signer
-from parcelguard.cli.audit import _hexed
 from parcelguard.core.errors import StoreUnavailable
 from parcelguard.labels.keys import label_key
 from parcelguard.labels.token import LabelTokens

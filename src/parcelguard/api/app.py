@@ -71,6 +71,7 @@ from parcelguard.api.problems import (
 from parcelguard.audit.checkpoint import parse_checkpoint
 from parcelguard.audit.entry import AuditEntry, decode_entry
 from parcelguard.audit.group_commit import GroupCommitter
+from parcelguard.audit.jsonable import hexed
 from parcelguard.audit.log import AuditLog, encode_all
 from parcelguard.audit.note import Signer
 from parcelguard.config import Settings
@@ -196,23 +197,6 @@ def app_from_env() -> FastAPI:
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client is not None else ""
-
-
-def _hexed(result: dict[str, object]) -> dict[str, object]:
-    """Hashes as hex, entry bytes as base64: the same contract as ``parcelguard audit``."""
-    import base64
-
-    out: dict[str, object] = {}
-    for key, value in result.items():
-        if key == "entry" and isinstance(value, bytes):
-            out[key] = base64.b64encode(value).decode("ascii")
-        elif isinstance(value, bytes):
-            out[key] = value.hex()
-        elif isinstance(value, list):
-            out[key] = [v.hex() if isinstance(v, bytes) else v for v in value]
-        else:
-            out[key] = value
-    return out
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -501,7 +485,7 @@ def _audit_routes(context: ApiContext, Caller: Any) -> APIRouter:
         note = log.checkpoint(context.log_signer, context.log_origin, context.clock())
         signed = parse_checkpoint(note.partition("\n\n")[0] + "\n")  # the note's own head
         return JSONResponse(
-            _hexed({"tree_size": signed.size, "root_hash": signed.root_hash, "checkpoint": note})
+            hexed({"tree_size": signed.size, "root_hash": signed.root_hash, "checkpoint": note})
         )
 
     @router.get(
@@ -532,7 +516,7 @@ def _audit_routes(context: ApiContext, Caller: Any) -> APIRouter:
                 + ", ".join(sorted(AUDITOR_ROLES)),
                 code="not_your_entry",
             )
-        return JSONResponse(_hexed(proof), headers=_NO_STORE)
+        return JSONResponse(hexed(proof), headers=_NO_STORE)
 
     @router.get(
         "/consistency",
@@ -551,7 +535,7 @@ def _audit_routes(context: ApiContext, Caller: Any) -> APIRouter:
             raise ApiProblem(
                 400, "bad-input", "from and to: need 0 < from <= to <= the log's size"
             ) from None
-        return JSONResponse(_hexed(proof))
+        return JSONResponse(hexed(proof))
 
     return router
 

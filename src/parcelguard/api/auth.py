@@ -48,10 +48,10 @@ from typing import Final
 import sqlalchemy as sa
 
 from parcelguard.config import Settings
-from parcelguard.core.errors import BadInput, KeyError_, ParcelGuardError
+from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.events.schema import ROLES
 from parcelguard.storage.schema import devices, employees
-from parcelguard.vault.keys import read_secret_text, write_secret_text
+from parcelguard.vault.keys import random_key_file
 
 KEY_BYTES: Final = 32
 LEEWAY: Final = timedelta(seconds=60)
@@ -112,23 +112,7 @@ def api_key(settings: Settings, create: bool) -> bytes:
     Creating never overwrites: if another process (a second worker) creates it first, its
     key is read, so every worker of one installation signs and checks with the same key.
     """
-    path = api_key_path(settings)
-    if create and not path.exists():
-        try:
-            write_secret_text(path, base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
-        except KeyError_:
-            if not path.exists():  # not a lost race but a real failure
-                raise
-    text = read_secret_text(path)
-    try:
-        material = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyError_(f"key file {path}: not base64") from None
-    if len(material) != KEY_BYTES:
-        raise KeyError_(
-            f"key file {path}: an API key is {KEY_BYTES} bytes, this one is {len(material)}"
-        )
-    return material
+    return random_key_file(api_key_path(settings), KEY_BYTES, "an API key", create=create)
 
 
 def _b64(data: bytes) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from parcelguard.audit.jsonable import hexed
 from parcelguard.audit.log import AuditLog
 from parcelguard.cli.output import Render, finish
 from parcelguard.i18n import pick_language
@@ -17,21 +17,6 @@ from parcelguard.i18n import pick_language
 app = typer.Typer(help="The tamper-evident audit log. 防篡改审计日志。", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 LangOpt = Annotated[str | None, typer.Option("--lang", help="zh or en (default: locale).")]
-
-
-def _hexed(result: dict[str, object]) -> dict[str, object]:
-    """Hashes as hex, entry bytes as base64: the command-line contract of the issue."""
-    out: dict[str, object] = {}
-    for key, value in result.items():
-        if key == "entry" and isinstance(value, bytes):
-            out[key] = base64.b64encode(value).decode("ascii")
-        elif isinstance(value, bytes):
-            out[key] = value.hex()
-        elif isinstance(value, list):
-            out[key] = [v.hex() if isinstance(v, bytes) else v for v in value]
-        else:
-            out[key] = value
-    return out
 
 
 def _show(result: dict[str, object]) -> Render:
@@ -75,9 +60,7 @@ def head_command(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
         log = _log()
         note = log.checkpoint(log_signer(settings), settings.log_origin, utc_now())
         head = log.head()
-        return _hexed(
-            {"tree_size": head.tree_size, "root_hash": head.root_hash, "checkpoint": note}
-        )
+        return hexed({"tree_size": head.tree_size, "root_hash": head.root_hash, "checkpoint": note})
 
     finish(json_mode, action, _show, pick_language(lang))
 
@@ -106,7 +89,7 @@ def prove_command(
     lang: LangOpt = None,
 ) -> None:
     """Inclusion proof of entry INDEX in the tree of SIZE. 包含性证明。"""
-    finish(json_mode, lambda: _hexed(_log().prove(index, size)), _show, pick_language(lang))
+    finish(json_mode, lambda: hexed(_log().prove(index, size)), _show, pick_language(lang))
 
 
 @app.command("consistency")
@@ -117,7 +100,7 @@ def consistency_command(
     lang: LangOpt = None,
 ) -> None:
     """Consistency proof between two tree sizes. 一致性证明。"""
-    finish(json_mode, lambda: _hexed(_log().consistency(first, second)), _show, pick_language(lang))
+    finish(json_mode, lambda: hexed(_log().consistency(first, second)), _show, pick_language(lang))
 
 
 @app.command("verify")
@@ -135,7 +118,7 @@ def verify_command(json_mode: JsonOpt = False, lang: LangOpt = None) -> None:
         )
         result = _log().verify(verifier)
         outcome.update(
-            _hexed(
+            hexed(
                 {
                     "verified": result.ok,
                     "checkpoints_checked": verifier is not None,

@@ -9,15 +9,11 @@ Losing the file only makes printed labels unscannable (reprint them), never data
 
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
 from pathlib import Path
 
 from parcelguard.config import Settings
-from parcelguard.core.errors import KeyError_
 from parcelguard.labels.token import KEY_BYTES
-from parcelguard.vault.keys import read_secret_text, write_secret_text
+from parcelguard.vault.keys import random_key_file
 
 
 def label_key_path(settings: Settings) -> Path:
@@ -30,20 +26,4 @@ def label_key(settings: Settings, create: bool) -> bytes:
 
     Creating never overwrites: if another process creates the file first, its key is read.
     """
-    path = label_key_path(settings)
-    if create and not path.exists():
-        try:
-            write_secret_text(path, base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
-        except KeyError_:
-            if not path.exists():  # not a lost race but a real failure
-                raise
-    text = read_secret_text(path)
-    try:
-        material = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyError_(f"key file {path}: not base64") from None
-    if len(material) != KEY_BYTES:
-        raise KeyError_(
-            f"key file {path}: a label key is {KEY_BYTES} bytes, this one is {len(material)}"
-        )
-    return material
+    return random_key_file(label_key_path(settings), KEY_BYTES, "a label key", create=create)

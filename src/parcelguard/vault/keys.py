@@ -152,3 +152,26 @@ def _decode(text: str, source: str) -> bytes:
     if len(material) != KEY_BYTES:
         raise KeyError_(f"{source}: a KEK is {KEY_BYTES} bytes, this one is {len(material)}")
     return material
+
+
+def random_key_file(path: Path, size: int, what: str, *, create: bool) -> bytes:
+    """A ``size``-byte random key in its own 0600 file (base64), made first with ``create``.
+
+    Creating never overwrites: if another process creates the file first, its key is read,
+    so every process of one installation uses the same key. For the keys that are not
+    wrapped by the KEK because they open no recipient data (label tokens, API tokens).
+    """
+    if create and not path.exists():
+        try:
+            write_secret_text(path, base64.b64encode(secrets.token_bytes(size)).decode())
+        except KeyError_:
+            if not path.exists():  # not a lost race but a real failure
+                raise
+    text = read_secret_text(path)
+    try:
+        material = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyError_(f"key file {path}: not base64") from None
+    if len(material) != size:
+        raise KeyError_(f"key file {path}: {what} is {size} bytes, this one is {len(material)}")
+    return material
