@@ -51,6 +51,7 @@ class World:
             "numbers": self.numbers,
             "waybill_pattern": self.settings.waybill_pattern,
             "clock": lambda: NOW,
+            "same_store": True,
         }
         arguments.update(overrides)
         return RevealService(**arguments)  # type: ignore[arg-type]

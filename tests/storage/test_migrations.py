@@ -97,3 +97,21 @@ def test_an_audit_log_written_before_0003_survives_the_upgrade_and_verifies(tmp_
         assert log.verify().tree_size == 38
     finally:
         engine.dispose()
+
+
+def test_a_relaxed_write_never_leaves_its_connection_relaxed(tmp_path) -> None:
+    """``flushed_by_a_later_commit`` skips one fsync; the next transaction is FULL again."""
+    from parcelguard.storage import begin_write
+
+    engine = connect_store(f"sqlite:///{tmp_path / 'sync.db'}", create=True)
+    engine.pool.dispose()
+    try:
+        with begin_write(engine, flushed_by_a_later_commit=True) as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        with begin_write(engine) as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    finally:
+        engine.dispose()

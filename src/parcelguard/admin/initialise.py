@@ -106,6 +106,7 @@ def open_reveal_service(
         waybill_pattern=settings.waybill_pattern,
         clock=clock,
         labels=LabelTokens(label_key(settings, create=False)),
+        same_store=True,  # the audit log and the virtual numbers share the store
     )
 
 

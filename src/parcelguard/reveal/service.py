@@ -59,7 +59,11 @@ class NumberIssuer(Protocol):
     """Binds virtual numbers; :class:`parcelguard.vnum.VirtualNumbers` is the real one."""
 
     def bind_many(
-        self, requests: Sequence[tuple[str, str, str, datetime]], now: datetime
+        self,
+        requests: Sequence[tuple[str, str, str, datetime]],
+        now: datetime,
+        *,
+        flushed_by_a_later_commit: bool = False,
     ) -> Sequence[Bound | ParcelGuardError]:
         """(waybill, employee, device, valid_until) each; a binding or its error, in order."""
         ...
@@ -125,6 +129,7 @@ class RevealService:
         waybill_pattern: str,
         clock: Callable[[], datetime],
         labels: LabelTokens | None = None,
+        same_store: bool = False,
     ) -> None:
         self.engine = engine
         self.policies = policies
@@ -134,6 +139,7 @@ class RevealService:
         self._ours = re.compile(waybill_pattern)
         self._clock = clock
         self._labels = labels
+        self._same_store = same_store
 
     def reveal(self, request: RevealRequest) -> RevealDecision:
         return self.reveal_batch([request])[0]
@@ -255,6 +261,9 @@ class RevealService:
                 for p, _, until in to_bind
             ],
             now,
+            # No number leaves before the audit append commits to the same store, and that
+            # synchronous commit flushes the bindings' commit with it.
+            flushed_by_a_later_commit=self._same_store,
         )
         for (position, allowed, until), binding in zip(to_bind, bound, strict=True):
             if isinstance(binding, ParcelGuardError):

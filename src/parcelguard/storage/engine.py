@@ -9,7 +9,8 @@ masked data, and an exception is no place for either.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ SQLITE_PRAGMAS = (
 )
 # Execution option that makes a SQLite transaction take the write lock at BEGIN.
 _BEGIN_MODE = "parcelguard_begin"
+# Execution option for a write made durable by a later synchronous commit (see begin_write).
+_SYNC_MODE = "parcelguard_sync"
 
 
 def connect_store(url: str, *, create: bool = False) -> Engine:
@@ -87,20 +90,45 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        # Set for every transaction (SQLite refuses to change it inside one), so a pooled
+        # connection never carries a relaxed setting into the next transaction.
+        conn.exec_driver_sql(f"PRAGMA synchronous={options.get(_SYNC_MODE, 'FULL')}")
+        conn.exec_driver_sql(f"BEGIN {options.get(_BEGIN_MODE, 'DEFERRED')}")
 
     return engine
 
 
-def begin_write(engine: Engine) -> AbstractContextManager[sa.Connection]:
+def begin_write(
+    engine: Engine, *, flushed_by_a_later_commit: bool = False
+) -> AbstractContextManager[sa.Connection]:
     """A transaction that will write: on SQLite it takes the write lock at once.
 
     ``BEGIN IMMEDIATE`` makes concurrent writers queue on the busy timeout instead of failing
     when a read lock cannot be upgraded; readers keep plain ``BEGIN`` and never wait for a
     writer (WAL).
+
+    ``flushed_by_a_later_commit`` is for a write that nothing relies on until a later
+    synchronous commit to the same store has happened (the reveal service's virtual-number
+    bindings, which leave only after the audit append): its commit does not wait for the
+    disk. That later commit makes it durable too, because SQLite's write-ahead log and
+    PostgreSQL's WAL are flushed in order. Lost in a crash before it, the write was never
+    used.
     """
-    return engine.execution_options(**{_BEGIN_MODE: "IMMEDIATE"}).begin()
+    options = {_BEGIN_MODE: "IMMEDIATE"}
+    if flushed_by_a_later_commit:
+        options[_SYNC_MODE] = "NORMAL"
+    return _with_pg_async_commit(engine.execution_options(**options).begin(), engine)
+
+
+@contextmanager
+def _with_pg_async_commit(
+    transaction: AbstractContextManager[sa.Connection], engine: Engine
+) -> Iterator[sa.Connection]:
+    with transaction as conn:
+        if engine.dialect.name == "postgresql" and conn.get_execution_options().get(_SYNC_MODE):
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        yield conn
 
 
 def backend_name(engine: Engine) -> str:

@@ -174,7 +174,11 @@ class VirtualNumbers:
         return result
 
     def bind_many(
-        self, requests: Sequence[tuple[str, str, str, datetime]], now: datetime
+        self,
+        requests: Sequence[tuple[str, str, str, datetime]],
+        now: datetime,
+        *,
+        flushed_by_a_later_commit: bool = False,
     ) -> list[Binding | ParcelGuardError]:
         """:meth:`bind` for (waybill, employee, device, valid_until) requests, one transaction.
 
@@ -185,13 +189,16 @@ class VirtualNumbers:
         one insert. A request that cannot be bound (bad input, a device that is not the
         employee's, no free number) gets its error in its place; the others are bound. The
         same (waybill, employee, device) twice in a batch gets one number.
+
+        ``flushed_by_a_later_commit``: see :func:`parcelguard.storage.begin_write`; the reveal
+        service sets it because no number leaves before its audit append commits.
         """
         _check_aware("now", now)
         results: list[Binding | ParcelGuardError | None] = [_invalid(r, now) for r in requests]
         todo = [i for i, result in enumerate(results) if result is None]
         if not todo:
             return [r for r in results if r is not None]
-        with begin_write(self.engine) as conn:
+        with begin_write(self.engine, flushed_by_a_later_commit=flushed_by_a_later_commit) as conn:
             _serialise_same_bindings(conn, sorted({requests[i][:3] for i in todo}))
             known = _devices(conn, {requests[i][2] for i in todo})
             live = _live_bindings(conn, {requests[i][0] for i in todo}, now)
