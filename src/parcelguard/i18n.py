@@ -75,6 +75,18 @@ ERROR_GLOSSES_ZH: Mapping[str, str] = {
     "wrong_field_count": "字段数与表头不符（行被截断？）",
     "malformed_json": "JSON 格式错误（行被截断？）",
     "not_an_object": "不是 JSON 对象",
+    "log_integrity": "审计日志自相矛盾：记录或哈希被改动、删除或移动",
+    "witness_alarm": "见证方告警：日志历史与已联署的不一致",
+    "field_unreadable": "字段无法解密（已粉碎或被篡改）",
+    "vnum_pool_exhausted": "隐私号已用尽，请补充号码",
+    "device_not_registered": "终端未登记在该员工名下",
+    "device_revoked": "终端已停用",
+    "label_font_missing": "缺少中文字体，无法生成 PNG",
+    "token_malformed": "不是面单二维码",
+    "token_invalid": "面单二维码不是本公司签发或已被篡改",
+    "token_expired": "面单二维码已过期",
+    "token_not_yet_valid": "面单二维码尚未生效（检查时钟）",
+    "token_replayed_other_device": "该面单已被其他终端扫描",
 }
 
 
