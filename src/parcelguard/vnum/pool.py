@@ -47,7 +47,6 @@ from parcelguard.vnum.numbers import (
 DEFAULT_QUARANTINE = timedelta(days=30)
 _CHUNK = 10_000
 # Candidates read before locking one; wider only when concurrent binds hold all of them.
-_WINDOWS = (16, 256, 4096)
 _B = vnum_bindings.c
 _P = vnum_pool.c
 # When a binding stopped routing: its release if that came before its validity ran out.
@@ -655,19 +654,6 @@ def _live_bindings(
         for row in rows:  # later rows win: the latest binding
             live[(row.waybill_no, row.employee_id, row.device_id)] = _binding(row)
     return live
-
-
-def _check_device(conn: sa.Connection, employee_id: str, device_id: str, now: datetime) -> None:
-    found = _device(conn, device_id)
-    if found is None or found.employee_id != employee_id or found.registered_at > now:
-        raise DeviceNotRegistered(
-            f"device_id {device_id}: not a registered device of employee {employee_id}"
-        )
-    if found.revoked_at is not None and found.revoked_at <= now:
-        raise DeviceNotRegistered(
-            f"device_id {device_id}: revoked at {found.revoked_at.isoformat()}",
-            code="device_revoked",
-        )
 
 
 def _device(conn: sa.Connection, device_id: str) -> DeviceRecord | None:
