@@ -28,11 +28,12 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
 
+from parcelguard.core.phone import looks_like_mobile
+
 VERSION = 1
 MAX_TEXT = 128
 _HEADER = struct.Struct(">BQq")
 _TEXT = re.compile(rb"[A-Za-z0-9_.:\-/+@#]*")
-_MOBILE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -121,7 +122,7 @@ def encode_body(entry: AuditEntry) -> bytes:
     field by field, to say which field broke which rule.
     """
     values: tuple[str, ...] = _TEXT_VALUES(entry)
-    if _MOBILE.fullmatch(entry.waybill_no):
+    if looks_like_mobile(entry.waybill_no):
         raise EntryError("waybill_no looks like a phone number; the audit log holds no phones")
     try:
         raw = "\x00".join(values).encode("ascii")
@@ -170,7 +171,7 @@ def decode_entry(data: bytes) -> AuditEntry:
     if offset != len(data) or not (_JOINED.fullmatch(joined) and max(map(len, parts)) <= MAX_TEXT):
         raise _first_bad_frame(data)
     entry = AuditEntry(sequence, time_us, *joined.decode("ascii").split("\x00"))
-    if _MOBILE.fullmatch(entry.waybill_no):
+    if looks_like_mobile(entry.waybill_no):
         raise EntryError("waybill_no looks like a phone number")
     return entry
 

@@ -11,6 +11,7 @@ import unicodedata
 
 # Mainland mobile numbers: 11 digits, 1 then 3-9 (segments 13x-19x).
 _MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE_SHAPED = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
 # Separators people and spreadsheets put into numbers.
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―()（）.·]+")
 _COUNTRY_PREFIXES = ("+86", "0086", "86")
@@ -41,3 +42,12 @@ def normalise_cn_mobile(text: str) -> str:
     if not _MOBILE.fullmatch(compact):
         raise InvalidPhone("is not in a mobile segment (13x-19x)")
     return compact
+
+
+def looks_like_mobile(text: str) -> bool:
+    """Whether ``text`` is shaped like a mainland mobile number, as typed into an id field.
+
+    For places that must never hold a phone (the audit log's waybill field, a reveal's
+    waybill number): they refuse or mask anything this matches, without normalising it.
+    """
+    return _MOBILE_SHAPED.fullmatch(text) is not None

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from parcelguard.audit.entry import AuditEntry
 from parcelguard.core.errors import ParcelGuardError, StoreUnavailable
+from parcelguard.core.phone import looks_like_mobile
 from parcelguard.events.schema import ACCESS_CHANNELS, ACCESS_FIELDS, ACCESS_PURPOSES
 from parcelguard.labels.redemption import redeem
 from parcelguard.labels.token import LabelTokens, TokenRejected
@@ -43,7 +44,6 @@ VNUM_GRACE = timedelta(days=3)
 """A virtual number stays valid this long after delivery, the end of the assignment or the
 decision, whichever is latest: enough for a failed attempt and a callback, not for a resale."""
 
-_PHONE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")  # a phone typed where a waybill belongs
 _FOREIGN = re.compile(r"[A-Z]{0,4}\d{8,20}|[A-Z]{2}\d{9}[A-Z]{2}")  # other carriers, UPU S10
 _AUDIT_TEXT = re.compile(r"[A-Za-z0-9_.:\-/+@#]{0,128}")
 
@@ -342,7 +342,7 @@ class RevealService:
             return "bad_request"
         if self._ours.fullmatch(request.waybill_no):
             return None
-        if _FOREIGN.fullmatch(request.waybill_no) and not _PHONE.fullmatch(request.waybill_no):
+        if _FOREIGN.fullmatch(request.waybill_no) and not looks_like_mobile(request.waybill_no):
             return "foreign_waybill"
         return "malformed_waybill"
 
@@ -444,6 +444,6 @@ def _safe(text: str) -> str:
 
 def _safe_waybill(waybill_no: str, reason: str) -> str:
     """A malformed 'waybill' may be anything a person typed, a phone number included."""
-    if reason == "malformed_waybill" or _PHONE.fullmatch(waybill_no):
+    if reason == "malformed_waybill" or looks_like_mobile(waybill_no):
         return "malformed"
     return _safe(waybill_no)

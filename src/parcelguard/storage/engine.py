@@ -91,9 +91,14 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         options = conn.get_execution_options()
-        # Set for every transaction (SQLite refuses to change it inside one), so a pooled
-        # connection never carries a relaxed setting into the next transaction.
-        conn.exec_driver_sql(f"PRAGMA synchronous={options.get(_SYNC_MODE, 'FULL')}")
+        # Checked for every transaction (SQLite refuses to change it inside one), so a pooled
+        # connection never carries a relaxed setting into the next transaction; the PRAGMA
+        # is only sent when the mode changes, which keeps it off the readers' path.
+        sync = options.get(_SYNC_MODE, "FULL")
+        held = conn.connection.info
+        if held.get(_SYNC_MODE, "FULL") != sync:
+            conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
+            held[_SYNC_MODE] = sync
         conn.exec_driver_sql(f"BEGIN {options.get(_BEGIN_MODE, 'DEFERRED')}")
 
     return engine
