@@ -77,3 +77,9 @@ def test_ttl_and_log_configuration() -> None:
     assert log_config("info", access_log=False)["loggers"]["parcelguard.api.access"]["level"] == (
         "WARNING"
     )
+
+
+def test_serve_names_a_host_that_does_not_resolve(world: World, env: dict[str, str]) -> None:
+    result = runner.invoke(cli, ["serve", "--host", "no-such-host.invalid", "--port", "0"], env=env)
+    assert result.exit_code == 2
+    assert "--host no-such-host.invalid: cannot resolve it" in result.stderr

@@ -105,6 +105,7 @@ def serve_command(
     language = pick_language(lang)
     try:
         _preflight(port, workers, log_level, decisions)
+        _check_host(host, port)
     except ParcelGuardError as exc:
         fail(False, exc.message, exc.exit_code, exc.as_dict(), gloss(exc.detail_code, language))
 
@@ -123,6 +124,18 @@ def serve_command(
             log_level=log_level.lower(),
             server_header=False,
         )
+
+
+def _check_host(host: str, port: int) -> None:
+    """A host that does not resolve is named here, not in a uvicorn log line after start-up."""
+    import socket
+
+    from parcelguard.core.errors import BadInput
+
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BadInput(f"--host {host}: cannot resolve it ({exc.args[-1]})") from None
 
 
 def _preflight(port: int, workers: int, log_level: str, decisions: str) -> None:
