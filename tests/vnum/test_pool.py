@@ -110,6 +110,22 @@ def test_binding_needs_the_employees_own_live_device(vnums: VirtualNumbers) -> N
     assert vnums.counts(T0).free == 2
 
 
+def test_a_live_binding_is_not_reused_once_its_device_is_revoked(vnums: VirtualNumbers) -> None:
+    """The reuse path reads without the write lock; it must still see a revocation."""
+    vnums.provision(NUMBERS[:2])
+    first = bind(vnums, W1, 1)
+    assert bind(vnums, W1, 1, at=T0 + timedelta(hours=1)).number == first.number
+    with vnums.engine.begin() as conn:
+        conn.execute(
+            devices.update()
+            .where(devices.c.device_id == "D1")
+            .values(revoked_at=T0 + timedelta(hours=2))
+        )
+    with pytest.raises(DeviceNotRegistered) as caught:
+        bind(vnums, W1, 1, at=T0 + timedelta(hours=3))
+    assert caught.value.code == "device_revoked"
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
