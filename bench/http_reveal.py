@@ -397,6 +397,9 @@ def summarise(name: str, result: dict[str, object], server_cpu: float) -> dict[s
     assert isinstance(seconds, list)
     over = sum(1 for x in seconds if x >= 20)
     figures[f"{name}_seconds_over_20ms_ratio"] = round(over / max(1, len(seconds)), 3)
+    # The trend shows whether latency drifts as the store grows, which one p99 hides.
+    trend = [max(seconds[at : at + 10]) for at in range(0, len(seconds), 10)]
+    print(f"  {name}: worst per-second p99 of each 10 s: {trend} ms", flush=True)
     print(
         f"  {name}: p99 of each second, worst five {sorted(seconds)[-5:]} ms; "
         f"{over} of {len(seconds)} seconds at or over 20 ms",
