@@ -15,7 +15,7 @@ from parcelguard.audit.log import AuditLog
 from parcelguard.audit.note import NoteError, Signer
 from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
-from parcelguard.core.errors import KeyError_
+from parcelguard.core.errors import BadInput, KeyError_
 from parcelguard.labels.keys import label_key, label_key_path
 from parcelguard.labels.token import LabelTokens
 from parcelguard.reveal.engine import PolicyEngine
@@ -85,21 +85,33 @@ def open_audit_log(settings: Settings) -> AuditLog:
     return AuditLog(connect_current(settings.db_url))
 
 
+REGIMES = ("guarded", "legacy")
+LEGACY_POLICY_DIR = Path(__file__).resolve().parent.parent / "reveal" / "legacy_policies"
+"""The rights of the Jingzhou case (nationwide plaintext lookup for office roles), shipped
+only so that the live simulation can show what they cost; never the installation's."""
+
+
 def open_reveal_service(
     settings: Settings,
     clock: Callable[[], datetime] = utc_now,
     audit_append: AuditAppend | None = None,
+    *,
+    regime: str = "guarded",
 ) -> RevealService:
     """The one door, wired to the configured store, keys, policies and audit log.
 
     The policies are parsed here, once; ``audit_append`` defaults to the log's own append
-    (one transaction per batch); a server passes a group committer's instead.
+    (one transaction per batch); a server passes a group committer's instead. ``regime``
+    ``legacy`` swaps in :data:`LEGACY_POLICY_DIR` and no guard, for the live simulation.
     """
+    if regime not in REGIMES:
+        raise BadInput(f"regime {regime!r}: choose one of {', '.join(REGIMES)}")
     engine = connect_current(settings.db_url)
     log = AuditLog(engine)
+    policy_dir = LEGACY_POLICY_DIR if regime == "legacy" else settings.policy_dir
     return RevealService(
         engine=engine,
-        policies=PolicyEngine.load(settings.policy_dir),
+        policies=PolicyEngine.load(policy_dir),
         keys=key_provider(settings),
         audit_append=audit_append or log.append,
         numbers=VirtualNumbers(engine),

@@ -75,6 +75,11 @@ class DecisionModel(BaseModel):
     audit_index: int | None
     valid_until: str | None
     value: str | None = Field(description="Present only when allowed.")
+    guard_action: str | None = Field(
+        default=None,
+        description="allow, masked, step_up or contain: what the online guard did; null if it did not look",
+    )
+    guard_reasons: list[str] = Field(default_factory=list, description="The guard's signals.")
 
 
 class RouteModel(BaseModel):

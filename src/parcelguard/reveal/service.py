@@ -81,6 +81,12 @@ class RevealDecision:
     audit_index: int | None = None
     valid_until: datetime | None = None
     value: str | None = field(default=None, repr=False)
+    guard_action: str | None = None
+    """What the online guard did after the policy: ``allow``, ``masked`` (handed the mask
+    instead), ``step_up`` (asked for a supervisor's approval), ``contain`` (suspended the
+    account); None when the guard did not look (policy denial, or no guard)."""
+    guard_reasons: tuple[str, ...] = ()
+    """The guard's signals behind ``guard_action`` (machine codes, no personal data)."""
 
     def reason_in(self, lang: str) -> str:
         return reason_text(self.reason, lang)
@@ -100,6 +106,8 @@ class RevealDecision:
             "audit_index": self.audit_index,
             "valid_until": None if self.valid_until is None else self.valid_until.isoformat(),
             "value": self.value if self.allowed else None,
+            "guard_action": self.guard_action,
+            "guard_reasons": list(self.guard_reasons),
         }
 
 
