@@ -33,6 +33,9 @@ class Settings:
     nonce_budget: int
     log_key_file: Path
     log_origin: str
+    redis_url: str | None = None
+    """PARCELGUARD_REDIS_URL: where the guard's windows live when several service instances
+    share them; unset, they live in the store."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +60,7 @@ class Settings:
             nonce_budget=_positive_int(env, "PARCELGUARD_NONCE_BUDGET", DEFAULT_NONCE_BUDGET),
             log_key_file=Path(env.get("PARCELGUARD_LOG_KEY_FILE") or home / "keys" / "log.key"),
             log_origin=env.get("PARCELGUARD_LOG_ORIGIN") or DEFAULT_LOG_ORIGIN,
+            redis_url=env.get("PARCELGUARD_REDIS_URL") or None,
         )
 
     @property
@@ -66,6 +70,10 @@ class Settings:
     @property
     def policy_dir(self) -> Path:
         return self.home / "policies"
+
+    @property
+    def guard_config_file(self) -> Path:
+        return self.home / "guard.toml"
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -127,7 +127,9 @@ def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
     assert audit["tamper_verified_internally"] is True  # type: ignore[index]
     assert "fork" in audit["witness_alarm"]  # type: ignore[index]
     door = summary["reveal"]
-    assert door["audit_entries"] == door["reveal_requests"]  # type: ignore[index]
+    # Every reveal decision is audited, and so is every containment the guard made.
+    assert door["audit_entries"] == door["reveal_requests"] + door["containments"]  # type: ignore[index]
+    assert door["containments"] >= 1  # type: ignore[index]
     assert door["buyer_call_connected"] is False  # type: ignore[index]
     assert door["honest_allowed_ratio"] > 0.9  # type: ignore[index]
     clerk = next(i for i in door["insiders"] if i["requests"] > 100 and i["allowed"] == 0)  # type: ignore[index]

@@ -19,6 +19,9 @@ from parcelguard.core.errors import BadInput, KeyError_
 from parcelguard.labels.keys import label_key, label_key_path
 from parcelguard.labels.token import LabelTokens
 from parcelguard.reveal.engine import PolicyEngine
+from parcelguard.reveal.guard import Containments, Guard, GuardConfig, WindowCounters
+from parcelguard.reveal.guard.counters_redis import RedisCounters
+from parcelguard.reveal.guard.counters_store import StoreCounters
 from parcelguard.reveal.service import AuditAppend, RevealService
 from parcelguard.storage import (
     backend_name,
@@ -119,7 +122,19 @@ def open_reveal_service(
         clock=clock,
         labels=LabelTokens(label_key(settings, create=False)),
         same_store=True,  # the audit log and the virtual numbers share the store
+        guard=None if regime == "legacy" else open_guard(settings, engine),
     )
+
+
+def open_guard(settings: Settings, engine: sa.Engine) -> Guard:
+    """The online guard: windows in Redis when PARCELGUARD_REDIS_URL is set, else the store."""
+    counters: WindowCounters
+    if settings.redis_url:
+        counters = RedisCounters.from_url(settings.redis_url)
+    else:
+        counters = StoreCounters(engine)
+    config = GuardConfig.load(settings.guard_config_file)
+    return Guard(counters, Containments(engine), config)
 
 
 def initialise(settings: Settings) -> InitReport:

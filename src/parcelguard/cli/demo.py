@@ -613,5 +613,17 @@ def _door_audit(
             f"{entry.waybill_no} {entry.field} {entry.purpose} → {entry.decision} "
             f"({entry.reason}; {entry.policy_id or '-'})"
         )
+    from parcelguard.reveal.guard import Containments
+
+    contained = Containments(log.engine).history()
+    for containment in contained:  # the guard's acts are in the log too, with their alert ids
+        console.print(
+            f"     ⚑ {containment.employee_id} {containment.contained_at:%m-%d %H:%M} "
+            f"{', '.join(containment.reasons)} ({containment.alert_id})"
+        )
     log.engine.dispose()
-    return {"audit_entries": size}
+    return {
+        "audit_entries": size,
+        "containments": len(contained),
+        "contained": [c.employee_id for c in contained],
+    }

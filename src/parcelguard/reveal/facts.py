@@ -59,6 +59,9 @@ class Facts:
     case_open: bool
     case_justified: bool
     case_approved_by_other: bool
+    contained: bool = False
+    """The online guard has suspended this account from personal-data access (read with
+    the employee's row, so checking it costs the guard no query of its own)."""
 
     def principal_attrs(self) -> dict[str, Any]:
         return {"role": self.role, "site": self.site, "active": self.active}
@@ -180,8 +183,9 @@ def gather_many(
         row[0]: row
         for row in _by_key(
             conn,
-            "SELECT employee_id, role, site_id, left_on FROM employees "
-            "WHERE employee_id IN ({keys})",
+            "SELECT e.employee_id, e.role, e.site_id, e.left_on, EXISTS (SELECT 1 FROM "
+            "guard_containments g WHERE g.employee_id = e.employee_id AND g.released_at IS NULL) "
+            "FROM employees e WHERE e.employee_id IN ({keys})",
             actors,
         )
     }
@@ -307,6 +311,7 @@ def gather_many(
                     case_approved_by_other=case is not None
                     and case[3] is not None
                     and case[3] != request.actor,
+                    contained=bool(actor[4]),
                 )
             )
     return result

@@ -88,6 +88,24 @@ REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
             "the audit log cannot be written, so nothing is revealed",
             "审计日志无法写入，因此不予调阅",
         ),
+        # the online guard
+        "guard_contained": (
+            "your account is suspended from personal-data access; the security team was told",
+            "您的账号已被暂停调阅个人信息，已通知安全团队",
+        ),
+        "guard_step_up_refused": (
+            "this needs a supervisor's approval, and it was not given",
+            "此次调阅需要主管审批，未获批准",
+        ),
+        "guard_unavailable": (
+            "the risk guard cannot check this now, so no phone or plaintext is handed out",
+            "风控暂不可用，因此不提供电话或明文",
+        ),
+        # the legacy regime of the live simulation (the case's rights, never installed)
+        "legacy_lookup": (
+            "legacy nationwide lookup (the rights of the 2016 case)",
+            "旧制度下的全国查询权限（2016年案件中的权限）",
+        ),
     }
 )
 

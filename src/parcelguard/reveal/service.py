@@ -34,6 +34,9 @@ from parcelguard.labels.redemption import redeem
 from parcelguard.labels.token import LabelTokens, TokenRejected
 from parcelguard.reveal.engine import CedarRequest, PolicyEngine, PolicyOutcome, PolicyWorker
 from parcelguard.reveal.facts import Facts, RevealRequest, Unestablished, gather, gather_many
+from parcelguard.reveal.guard.audit import containment_entry
+from parcelguard.reveal.guard.containments import Containment
+from parcelguard.reveal.guard.guard import Guard, GuardItem, GuardOutcome
 from parcelguard.reveal.reasons import REASONS, reason_text
 from parcelguard.storage.schema import data_keys, waybills
 from parcelguard.vault import _decrypt
@@ -138,6 +141,7 @@ class RevealService:
         clock: Callable[[], datetime],
         labels: LabelTokens | None = None,
         same_store: bool = False,
+        guard: Guard | None = None,
     ) -> None:
         self.engine = engine
         self.policies = policies
@@ -148,6 +152,7 @@ class RevealService:
         self._clock = clock
         self._labels = labels
         self._same_store = same_store
+        self.guard = guard
 
     def reveal(self, request: RevealRequest) -> RevealDecision:
         return self.reveal_batch([request])[0]
@@ -236,15 +241,29 @@ class RevealService:
         requests, decided, now = staged.requests, staged.decided, staged.now
         to_bind: list[tuple[int, RevealDecision, datetime]] = []
         to_open: list[tuple[int, RevealDecision]] = []
+        guarded, contained = self._guarded(staged, outcomes)
         for (position, facts), outcome in zip(staged.pending, outcomes, strict=True):
             request = requests[position]
+            said = guarded.get(position)
             if not outcome.allowed:
-                decided[position] = _deny(request, outcome.reason, outcome.policy_ids)
+                denied = _deny(request, outcome.reason, outcome.policy_ids)
+                if said is not None and said.action is not None:
+                    denied = replace(denied, guard_action=said.action, guard_reasons=said.reasons)
+                decided[position] = denied
                 continue
             allowed = RevealDecision(
                 True, outcome.form, outcome.policy_ids, outcome.reason, request.request_id
             )
-            if outcome.form == "virtual_number" and request.field == "phone":
+            if said is not None:
+                allowed = replace(allowed, guard_action=said.action, guard_reasons=said.reasons)
+                if said.deny_reason is not None:
+                    decided[position] = replace(
+                        allowed, allowed=False, form=None, reason=said.deny_reason
+                    )
+                    continue
+                if said.form is not None:
+                    allowed = replace(allowed, form=said.form)
+            if allowed.form == "virtual_number" and request.field == "phone":
                 to_bind.append((position, allowed, self._vnum_until(facts, now)))
             else:
                 to_open.append((position, allowed))
@@ -252,8 +271,29 @@ class RevealService:
             self._bind_numbers(requests, to_bind, decided, now)
         if to_open:
             self._open_values(requests, to_open, decided)
+        _tag_early_denials(decided, guarded)
         final = [decision for decision in decided if decision is not None]
-        return self._audit(requests, final, now)
+        return self._audit(requests, final, now, contained)
+
+    def _guarded(
+        self, staged: _Staged, outcomes: Sequence[PolicyOutcome]
+    ) -> tuple[dict[int, GuardOutcome], list[Containment]]:
+        """The guard's outcome for every request it looks at, by position in the batch."""
+        if self.guard is None:
+            return {}, []
+        items: list[GuardItem] = []
+        positions: list[int] = []
+        for (position, facts), outcome in zip(staged.pending, outcomes, strict=True):
+            form = outcome.form if outcome.allowed else None
+            reason = None if outcome.allowed else outcome.reason
+            items.append(GuardItem(staged.requests[position], facts, form, reason))
+            positions.append(position)
+        for position, early in enumerate(staged.decided):
+            if early is not None:  # denied before the facts or by them
+                items.append(GuardItem(staged.requests[position], None, None, early.reason))
+                positions.append(position)
+        said, contained = self.guard.review(items, staged.now)
+        return dict(zip(positions, said, strict=True)), contained
 
     def _bind_numbers(
         self,
@@ -411,7 +451,11 @@ class RevealService:
                 decided[position] = _deny(request, "waybill_shredded", allowed.policy_ids)
 
     def _audit(
-        self, requests: Sequence[RevealRequest], decisions: list[RevealDecision], now: datetime
+        self,
+        requests: Sequence[RevealRequest],
+        decisions: list[RevealDecision],
+        now: datetime,
+        contained: Sequence[Containment] = (),
     ) -> list[RevealDecision]:
         entries = [
             AuditEntry.at(
@@ -431,7 +475,7 @@ class RevealService:
                 ip=_safe(request.ip),
             )
             for request, decision in zip(requests, decisions, strict=True)
-        ]
+        ] + [containment_entry(containment, now) for containment in contained]
         try:
             indices = self._audit_append(entries)
         except (StoreUnavailable, TimeoutError, RuntimeError):
@@ -441,7 +485,7 @@ class RevealService:
             ]
         return [
             replace(decision, audit_index=index)
-            for decision, index in zip(decisions, indices, strict=True)
+            for decision, index in zip(decisions, indices[: len(decisions)], strict=True)
         ]
 
 
@@ -455,3 +499,14 @@ def _safe_waybill(waybill_no: str, reason: str) -> str:
     if reason == "malformed_waybill" or looks_like_mobile(waybill_no):
         return "malformed"
     return _safe(waybill_no)
+
+
+def _tag_early_denials(
+    decided: list[RevealDecision | None], guarded: dict[int, GuardOutcome]
+) -> None:
+    """Requests denied before Cedar keep their reason; the guard's action is added to them."""
+    for position, said in guarded.items():
+        early = decided[position]
+        if early is None or early.allowed or early.guard_action is not None or not said.action:
+            continue
+        decided[position] = replace(early, guard_action=said.action, guard_reasons=said.reasons)

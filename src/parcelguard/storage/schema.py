@@ -293,3 +293,43 @@ label_token_redemptions = sa.Table(
     sa.Column("device_id", sa.String(64), nullable=False),
     sa.Column("first_redeemed_at", UTCDateTime(), nullable=False),
 )
+
+# -- the online guard ---------------------------------------------------------------------------
+# Per-actor event counts in one-minute buckets (``bucket`` is the bucket's start, POSIX
+# seconds) for the guard's sliding windows; rows older than the longest window are deleted as
+# the guard goes, so the table stays small. Actors are employee ids: no personal data.
+guard_counts = sa.Table(
+    "guard_counts",
+    metadata,
+    sa.Column("actor", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("bucket", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,  # the key is the row: one B-tree per bucket, not two
+)
+
+# The first time the guard saw an (actor, key) pair: a device id, a network prefix.
+guard_seen = sa.Table(
+    "guard_seen",
+    metadata,
+    sa.Column("actor", sa.String(64), primary_key=True),
+    sa.Column("seen_key", sa.String(128), primary_key=True),
+    sa.Column("first_seen", sa.BigInteger, nullable=False),  # POSIX seconds
+    sqlite_with_rowid=False,
+)
+
+# Employees the guard (or a security officer) contained: their reveals stop until released.
+guard_containments = sa.Table(
+    "guard_containments",
+    metadata,
+    sa.Column("containment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("employee_id", sa.String(64), nullable=False),
+    sa.Column("contained_at", UTCDateTime(), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),  # a JSON list of reason codes
+    sa.Column("alert_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("contained_by", sa.String(64), nullable=False),  # "guard" or a person
+    sa.Column("released_at", UTCDateTime(), nullable=True),
+    sa.Column("released_by", sa.String(64), nullable=True),
+    sa.Column("release_reason", sa.String(512), nullable=True),
+    sa.Index("ix_guard_containments_employee", "employee_id", "released_at"),
+)

@@ -39,9 +39,7 @@ class WindowCounters(Protocol):
         """Window lengths in seconds, shortest first; every answer follows this order."""
         ...
 
-    def observe(
-        self, increments: Mapping[str, Mapping[str, int]], now: int
-    ) -> dict[str, Counts]:
+    def observe(self, increments: Mapping[str, Mapping[str, int]], now: int) -> dict[str, Counts]:
         """Atomically per actor: read its counts, then add ``increments`` at ``now``.
 
         ``increments`` maps actor -> kind -> how many events of that kind happen now (POSIX

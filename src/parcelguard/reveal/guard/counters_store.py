@@ -1,0 +1,274 @@
+"""The guard's windows in the SQL store: the embedded default, nothing else to run.
+
+Atomicity per actor across processes: on SQLite ``BEGIN IMMEDIATE`` (see
+:func:`~parcelguard.storage.begin_write`) makes every writer queue for the database, so a
+read-then-add never interleaves with another. On PostgreSQL (READ COMMITTED) each touched
+actor's transaction-level advisory lock is taken, in sorted order (no deadlock between two
+batches), before anything is read: a second caller waits for the first to commit and then
+reads its increments. Whatever the number of actors, one ``observe`` is one transaction of a
+handful of statements, written as driver-level SQL (SQLAlchemy's per-row work would cost more
+than the database's own, see :mod:`parcelguard.storage.bulk`).
+
+The table stays bounded: the stale buckets of every actor a call touches are deleted in that
+call, and every hour (of ``now``) one call also sweeps the actors nobody touched since.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TypeGuard
+
+import sqlalchemy as sa
+
+from parcelguard.core.errors import BadInput
+from parcelguard.reveal.guard.counters import (
+    BUCKET_SECONDS,
+    DEFAULT_WINDOWS,
+    Counts,
+    GuardStateUnavailable,
+)
+from parcelguard.storage import begin_write
+from parcelguard.storage.bulk import marker
+from parcelguard.storage.schema import guard_counts
+
+_CHUNK = 500  # actors or pairs per statement: far below every driver's parameter limit
+_SWEEP_EVERY = 3_600  # seconds of ``now`` between sweeps of actors no call touched
+_LOCK_PREFIX = "guard\x1f"
+
+
+class StoreCounters:
+    """:class:`~parcelguard.reveal.guard.counters.WindowCounters` over a ParcelGuard store.
+
+    ``engine`` is a store at the current schema (``connect_current``); it is not disposed
+    here, its owner does that.
+    """
+
+    def __init__(self, engine: sa.Engine, windows: tuple[int, ...] = DEFAULT_WINDOWS) -> None:
+        self._engine = engine
+        self._windows = check_windows(windows)
+        self._next_sweep: int | None = None
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        return self._windows
+
+    def observe(self, increments: Mapping[str, Mapping[str, int]], now: int) -> dict[str, Counts]:
+        plan = check_increments(increments)
+        check_now(now)
+        if not plan:
+            return {}
+        actors = sorted(plan)
+        bucket = now // BUCKET_SECONDS * BUCKET_SECONDS
+        cutoff = now - self._windows[-1]  # a bucket that started at or before it is stale
+        adds = [(a, kind, bucket, n) for a in actors for kind, n in sorted(plan[a].items())]
+        sweep = self._next_sweep is None or now >= self._next_sweep
+        with _unavailable_as_guard_error("count"), begin_write(self._engine) as conn:
+            mark = marker(conn)
+            _lock_actors(conn, actors)
+            counts, stale = _read(conn, actors, mark, now, self._windows)
+            for start in range(0, len(stale), _CHUNK):
+                chunk = stale[start : start + _CHUNK]
+                sql = _sql(_DELETE_STALE, mark, actors=_markers(len(chunk)))
+                conn.exec_driver_sql(sql, (*chunk, cutoff))
+            if adds:
+                conn.exec_driver_sql(_sql(_ADD, mark), adds)
+            if sweep:
+                conn.exec_driver_sql(_sql(_SWEEP, mark), (cutoff,))
+        if sweep:
+            self._next_sweep = now + _SWEEP_EVERY
+        return {actor: counts.get(actor, {}) for actor in plan}
+
+    def first_seen(self, pairs: Sequence[tuple[str, str]], now: int) -> list[bool]:
+        checked = check_pairs(pairs)
+        check_now(now)
+        unique = sorted(set(checked))  # sorted: concurrent inserts lock keys in one order
+        new: set[tuple[str, str]] = set()
+        doing = "remember first sightings"
+        with _unavailable_as_guard_error(doing), begin_write(self._engine) as conn:
+            mark = marker(conn)
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                rows = ", ".join(["(?, ?, ?)"] * len(chunk))
+                params = tuple(v for actor, key in chunk for v in (actor, key, now))
+                result = conn.exec_driver_sql(_sql(_SEEN, mark, rows=rows), params)
+                new.update((str(actor), str(key)) for actor, key in result)
+        answer: list[bool] = []
+        for pair in checked:
+            answer.append(pair in new)
+            new.discard(pair)  # the same pair again in this call is not new any more
+        return answer
+
+    def forget(self, actor: str) -> None:
+        check_actor("actor", actor)
+        with _unavailable_as_guard_error("forget"), begin_write(self._engine) as conn:
+            conn.execute(guard_counts.delete().where(guard_counts.c.actor == actor))
+
+
+def _lock_actors(conn: sa.Connection, actors: list[str]) -> None:
+    """On PostgreSQL, callers touching one actor queue for each other until commit.
+
+    One statement for the whole batch: the function scan walks the array in order, so the
+    locks are taken in the sorted order of ``actors``. SQLite needs nothing (BEGIN IMMEDIATE).
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    keys = [_LOCK_PREFIX + actor for actor in actors]
+    conn.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+        "FROM unnest(CAST(%s AS text[])) AS t(k)",
+        (keys,),
+    ).all()
+
+
+def _read(
+    conn: sa.Connection, actors: list[str], mark: str, now: int, windows: tuple[int, ...]
+) -> tuple[dict[str, Counts], list[str]]:
+    """Per actor and kind the count in each window, and the actors holding stale buckets.
+
+    A bucket counts in a window of N seconds when it started after ``now - N``; buckets from
+    a clock slightly ahead of ours (another instance) count too, or its events would escape.
+    The database sums (a busy actor has a thousand buckets a day; fetching them all into
+    Python cost ten times more, measured with bench/guard_counters.py).
+    """
+    sums = ", ".join([_WINDOW_SUM] * len(windows))
+    starts = tuple(now - window for window in windows)
+    counts: dict[str, Counts] = {}
+    stale: set[str] = set()
+    for start in range(0, len(actors), _CHUNK):
+        chunk = actors[start : start + _CHUNK]
+        sql = _sql(_READ, mark, sums=sums, actors=_markers(len(chunk)))
+        for actor, kind, *values in conn.exec_driver_sql(sql, (*starts, starts[-1], *chunk)):
+            if values[-1]:
+                stale.add(actor)
+            if values[-2]:  # anything in the longest window
+                counts.setdefault(actor, {})[kind] = tuple(int(v) for v in values[:-1])
+    return counts, sorted(stale)
+
+
+# Driver-level statements, written with ``?`` and given the driver's marker by ``_sql``.
+_ADD = (
+    "INSERT INTO guard_counts (actor, kind, bucket, n) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (actor, kind, bucket) DO UPDATE SET n = guard_counts.n + excluded.n"
+)
+_DELETE_STALE = "DELETE FROM guard_counts WHERE actor IN ({actors}) AND bucket <= ?"
+_SWEEP = "DELETE FROM guard_counts WHERE bucket <= ?"
+# Per (actor, kind): the sum in each window ({sums}), then how many buckets went stale.
+_READ = (
+    "SELECT actor, kind, {sums}, sum(CASE WHEN bucket <= ? THEN 1 ELSE 0 END) "
+    "FROM guard_counts WHERE actor IN ({actors}) GROUP BY actor, kind"
+)
+_WINDOW_SUM = "sum(CASE WHEN bucket > ? THEN n ELSE 0 END)"
+_SEEN = (
+    "INSERT INTO guard_seen (actor, seen_key, first_seen) VALUES {rows} "
+    "ON CONFLICT (actor, seen_key) DO NOTHING RETURNING actor, seen_key"
+)
+
+
+def _sql(template: str, mark: str, **parts: str) -> str:
+    """``template`` with its ``{parts}`` filled in, in the driver's parameter style."""
+    return template.format(**parts).replace("?", mark)
+
+
+def _markers(count: int) -> str:
+    return ", ".join(["?"] * count)
+
+
+@contextmanager
+def _unavailable_as_guard_error(doing: str) -> Iterator[None]:
+    """A database error becomes :class:`GuardStateUnavailable`: the guard then fails closed."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
+        raise GuardStateUnavailable(
+            f"guard windows in the store: cannot {doing} ({reason})"
+        ) from None
+
+
+# -- input checks, shared with the Redis backend ------------------------------------------------
+# Both backends refuse the same inputs with the same messages, before anything is sent. Actors
+# and kinds are employee ids and event names (no personal data), so messages show them;
+# sighting keys may be network prefixes, so they are named by position only.
+
+ACTOR_MAX = 64  # guard_counts.actor, guard_seen.actor
+KIND_MAX = 32  # guard_counts.kind
+KEY_MAX = 128  # guard_seen.seen_key
+INCREMENT_MAX = 2**31 - 1  # guard_counts.n is a 32-bit integer on PostgreSQL
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_windows(windows: object) -> tuple[int, ...]:
+    if not isinstance(windows, tuple) or not windows:
+        raise BadInput("windows: give a non-empty tuple of window lengths in seconds")
+    for window in windows:
+        if not _is_int(window) or window <= 0:
+            raise BadInput(f"windows: {window!r} is not a positive number of seconds")
+    if list(windows) != sorted(set(windows)):
+        raise BadInput("windows: give each length once, shortest first")
+    return windows
+
+
+def check_now(now: object) -> int:
+    if not _is_int(now) or now < 0:
+        raise BadInput(f"now: {now!r} is not POSIX seconds (an int >= 0)")
+    return now
+
+
+def check_actor(what: str, actor: object) -> str:
+    return _check_name(what, actor, ACTOR_MAX, show=True)
+
+
+def check_increments(increments: object) -> dict[str, dict[str, int]]:
+    """``increments`` as plain dicts, or :class:`BadInput` naming the first bad part."""
+    if not isinstance(increments, Mapping):
+        raise BadInput("increments: give a mapping of actor -> kind -> count")
+    plan: dict[str, dict[str, int]] = {}
+    for actor, kinds in increments.items():
+        check_actor("increments: actor", actor)
+        if not isinstance(kinds, Mapping):
+            raise BadInput(f"increments[{_shown(actor)}]: give a mapping of kind -> count")
+        plan[actor] = {}
+        for kind, n in kinds.items():
+            _check_name(f"increments[{_shown(actor)}]: kind", kind, KIND_MAX, show=True)
+            if not _is_int(n) or not 0 < n <= INCREMENT_MAX:
+                raise BadInput(
+                    f"increments[{_shown(actor)}][{_shown(kind)}]: {n!r} is not a positive "
+                    "integer count"
+                )
+            plan[actor][kind] = n
+    return plan
+
+
+def check_pairs(pairs: object) -> list[tuple[str, str]]:
+    if not isinstance(pairs, Sequence) or isinstance(pairs, str):
+        raise BadInput("pairs: give a sequence of (actor, key) pairs")
+    checked: list[tuple[str, str]] = []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise BadInput(f"pairs[{i}]: not an (actor, key) pair")
+        actor = check_actor(f"pairs[{i}]: actor", pair[0])
+        key = _check_name(f"pairs[{i}]: key", pair[1], KEY_MAX, show=False)
+        checked.append((actor, key))
+    return checked
+
+
+def _check_name(what: str, value: object, limit: int, *, show: bool) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"{what}: must be a non-empty string")
+    shown = f" {_shown(value)}" if show else ""
+    if len(value) > limit:
+        raise BadInput(f"{what}{shown}: longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise BadInput(f"{what}{shown}: contains a control character")
+    return value
+
+
+def _shown(value: str) -> str:
+    """A name as messages show it: quoted, escaped, cut short."""
+    return repr(value if len(value) <= 40 else value[:40] + "...")
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
