@@ -79,7 +79,10 @@ def main() -> int:
     variants: dict[str, RevealService] = {"none": base}
     store = open_reveal_service(settings)
     store.guard = Guard(
-        StoreCounters(store.engine), Containments(store.engine), ROOMY, notifier=MemoryNotifier()
+        StoreCounters(store.engine, flushed_by_a_later_commit=True),
+        Containments(store.engine),
+        ROOMY,
+        notifier=MemoryNotifier(),
     )
     variants["store"] = store
     try:

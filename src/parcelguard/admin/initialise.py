@@ -132,7 +132,7 @@ def open_guard(settings: Settings, engine: sa.Engine) -> Guard:
     if settings.redis_url:
         counters = RedisCounters.from_url(settings.redis_url)
     else:
-        counters = StoreCounters(engine)
+        counters = StoreCounters(engine, flushed_by_a_later_commit=True)
     config = GuardConfig.load(settings.guard_config_file)
     return Guard(counters, Containments(engine), config)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeGuard
 
 import sqlalchemy as sa
@@ -45,10 +45,24 @@ class StoreCounters:
     here, its owner does that.
     """
 
-    def __init__(self, engine: sa.Engine, windows: tuple[int, ...] = DEFAULT_WINDOWS) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        windows: tuple[int, ...] = DEFAULT_WINDOWS,
+        *,
+        flushed_by_a_later_commit: bool = False,
+    ) -> None:
+        """``flushed_by_a_later_commit``: see :func:`parcelguard.storage.begin_write`. The
+        reveal service sets it: every batch's audit append commits synchronously to the same
+        store right after, which makes the windows durable with it (measured: the guard's
+        two commits were most of its cost per reveal, bench/guard_overhead.py)."""
         self._engine = engine
+        self._flush_later = flushed_by_a_later_commit
         self._windows = check_windows(windows)
         self._next_sweep: int | None = None
+
+    def _write(self) -> AbstractContextManager[sa.Connection]:
+        return begin_write(self._engine, flushed_by_a_later_commit=self._flush_later)
 
     @property
     def windows(self) -> tuple[int, ...]:
@@ -64,7 +78,7 @@ class StoreCounters:
         cutoff = now - self._windows[-1]  # a bucket that started at or before it is stale
         adds = [(a, kind, bucket, n) for a in actors for kind, n in sorted(plan[a].items())]
         sweep = self._next_sweep is None or now >= self._next_sweep
-        with _unavailable_as_guard_error("count"), begin_write(self._engine) as conn:
+        with _unavailable_as_guard_error("count"), self._write() as conn:
             mark = marker(conn)
             _lock_actors(conn, actors)
             counts, stale = _read(conn, actors, mark, now, self._windows)
@@ -86,7 +100,7 @@ class StoreCounters:
         unique = sorted(set(checked))  # sorted: concurrent inserts lock keys in one order
         new: set[tuple[str, str]] = set()
         doing = "remember first sightings"
-        with _unavailable_as_guard_error(doing), begin_write(self._engine) as conn:
+        with _unavailable_as_guard_error(doing), self._write() as conn:
             mark = marker(conn)
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
