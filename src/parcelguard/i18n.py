@@ -52,6 +52,7 @@ ERROR_GLOSSES_ZH: Mapping[str, str] = {
     "bad_input": "输入有误",
     "bad_records": "批次中有错误记录，未写入任何数据",
     "store_unavailable": "数据库不可用",
+    "guard_unavailable": "风控状态存储不可用（Redis 或数据库），不提供电话或明文",
     "key_problem": "密钥有问题",
     "internal_error": "内部错误",
     "interrupted": "已中断，未写入半截数据",
