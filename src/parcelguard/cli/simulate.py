@@ -64,6 +64,20 @@ def world_config(
     )
 
 
+def _progress(json_mode: bool) -> Progress:
+    """The progress bar on stderr, hidden when stdout carries JSON."""
+    return Progress(
+        SpinnerColumn(),
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=json_mode,
+        transient=True,
+    )
+
+
 @app.callback()
 def simulate_command(
     ctx: typer.Context,
@@ -101,16 +115,7 @@ def simulate_command(
             raise BadInput("--out: give the folder to write the world to")
         config = world_config(seed, days, employees, waybills_per_day, start, regime)
         names = scenario_names(scenarios)
-        with Progress(
-            SpinnerColumn(),
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=json_mode,
-            transient=True,
-        ) as bar:
+        with _progress(json_mode) as bar:
             days_done = bar.add_task("days / 天", total=days)
             fmt: Format = "csv" if csv else "parquet"
             kept: dict[str, list[pa.Table]] = {"waybills": [], "senders": []}
@@ -273,16 +278,7 @@ def live_command(
             raise BadInput(f"--batch-seconds {batch_seconds}: must be at least 1")
         config = world_config(seed, days, employees, waybills_per_day, start)
         names = scenario_names(scenarios)
-        with Progress(
-            SpinnerColumn(),
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=json_mode,
-            transient=True,
-        ) as bar:
+        with _progress(json_mode) as bar:
             world = bar.add_task("world / 仿真世界", total=None)
             tables = simulate_for_live(config, names)
             bar.remove_task(world)

@@ -82,7 +82,7 @@ def test_a_containment_outlives_the_service_and_only_a_named_person_lifts_it(wor
     assert audit_actions(world)[-1] == "release"
     with pytest.raises(BadInput, match="not contained"):
         lift(containments, world.log.append, "C1", "SEC-7", "twice", NOW)
-    assert containments.active(["C1"]) == {}
+    assert containments.history(active_only=True) == []
 
 
 def test_other_carriers_numbers_contain_the_account(world: World) -> None:

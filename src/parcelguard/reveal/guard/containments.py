@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,19 +82,6 @@ def _named(person: str, what: str) -> str:
 class Containments:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-
-    def active(self, employee_ids: Iterable[str]) -> dict[str, Containment]:
-        ids = sorted(set(employee_ids))
-        found: dict[str, Containment] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                rows = conn.execute(
-                    sa.select(guard_containments).where(
-                        _C.employee_id.in_(ids[start : start + 500]), _C.released_at.is_(None)
-                    )
-                )
-                found.update((c.employee_id, c) for c in map(_row, rows))
-        return found
 
     def contain(
         self, employee_id: str, reasons: Sequence[str], now: datetime, by: str = GUARD
