@@ -14,6 +14,7 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -40,6 +41,40 @@ def insert_sql(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> 
 def insert_rows(conn: sa.Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
     if rows:
         conn.exec_driver_sql(sql, list(rows))
+
+
+def rows_by_keys(
+    conn: sa.Connection, sql: str, keys: set[str] | Sequence[str], *params: object
+) -> list[tuple[Any, ...]]:
+    """Rows of driver-level ``sql`` for every key: ``{keys}`` stands for the IN list.
+
+    ``{m}`` stands for one more parameter marker; ``params`` follow the keys in order. Why
+    driver-level: at the reveal service's batch sizes SQLAlchemy's statement and row handling
+    cost more than the indexed lookups themselves (measured: bench/reveal.py and the live
+    simulation). Keys go in chunks of 500, well under every backend's parameter limit.
+    """
+    mark = marker(conn)
+    ordered = sorted(keys)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        text = sql.format(keys=", ".join([mark] * len(chunk)), m=mark)
+        rows.extend(tuple(row) for row in conn.exec_driver_sql(text, (*chunk, *params)))
+    return rows
+
+
+_CHUNK = 500
+
+
+def stored_moment(value: object) -> datetime | None:
+    """A ``UTCDateTime`` column read by driver-level SQL: SQLite text or a driver datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a stored time: {type(value).__name__}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def datetime_stamp(conn: sa.Connection) -> Callable[[datetime], object]:

@@ -33,7 +33,14 @@ from sqlalchemy.engine import Engine
 
 from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.storage import begin_write, connect_current
-from parcelguard.storage.bulk import datetime_stamp, insert_rows, insert_sql, marker
+from parcelguard.storage.bulk import (
+    datetime_stamp,
+    insert_rows,
+    insert_sql,
+    marker,
+    rows_by_keys,
+    stored_moment,
+)
 from parcelguard.storage.schema import UTCDateTime, devices, vnum_bindings, vnum_pool
 from parcelguard.vnum.binding import Binding, DeviceRecord, RouteDecision, decide_route
 from parcelguard.vnum.errors import DeviceNotRegistered, PoolExhausted
@@ -638,22 +645,17 @@ def _serialise_same_bindings(conn: sa.Connection, triples: Sequence[tuple[str, s
 
 def _devices(conn: sa.Connection, device_ids: set[str]) -> dict[str, DeviceRecord]:
     found: dict[str, DeviceRecord] = {}
-    ordered = sorted(device_ids)
-    for start in range(0, len(ordered), 500):
-        for row in conn.execute(
-            sa.select(
-                devices.c.device_id,
-                devices.c.employee_id,
-                devices.c.registered_at,
-                devices.c.revoked_at,
-            ).where(devices.c.device_id.in_(ordered[start : start + 500]))
-        ):
-            found[row.device_id] = DeviceRecord(
-                device_id=row.device_id,
-                employee_id=row.employee_id,
-                registered_at=row.registered_at,
-                revoked_at=row.revoked_at,
-            )
+    for device_id, employee_id, registered_at, revoked_at in rows_by_keys(
+        conn,
+        "SELECT device_id, employee_id, registered_at, revoked_at FROM devices "
+        "WHERE device_id IN ({keys})",
+        device_ids,
+    ):
+        registered = stored_moment(registered_at)
+        assert registered is not None  # NOT NULL in the schema
+        found[device_id] = DeviceRecord(
+            device_id, employee_id, registered, stored_moment(revoked_at)
+        )
     return found
 
 
@@ -677,19 +679,25 @@ def _live_bindings(
 ) -> dict[tuple[str, str, str], Binding]:
     """The latest live binding of every (waybill, employee, device) of these waybills."""
     live: dict[tuple[str, str, str], Binding] = {}
-    ordered = sorted(waybills)
-    for start in range(0, len(ordered), 500):
-        rows = conn.execute(
-            sa.select(vnum_bindings)
-            .where(
-                _B.waybill_no.in_(ordered[start : start + 500]),
-                _B.released_at.is_(None),
-                _B.valid_until > now,
-            )
-            .order_by(_B.bound_at, _B.binding_id)
+    rows = rows_by_keys(
+        conn,
+        "SELECT binding_id, number, waybill_no, employee_id, device_id, bound_at, valid_until "
+        "FROM vnum_bindings WHERE waybill_no IN ({keys}) AND released_at IS NULL "
+        "AND valid_until > {m}",
+        waybills,
+        datetime_stamp(conn)(now),
+    )
+    found: list[Binding] = []
+    for binding_id, number, waybill_no, employee_id, device_id, bound_at, until in rows:
+        bound, valid_until = stored_moment(bound_at), stored_moment(until)
+        assert bound is not None  # NOT NULL in the schema
+        assert valid_until is not None
+        found.append(
+            Binding(int(binding_id), number, waybill_no, employee_id, device_id, bound, valid_until)
         )
-        for row in rows:  # later rows win: the latest binding
-            live[(row.waybill_no, row.employee_id, row.device_id)] = _binding(row)
+    found.sort(key=lambda b: (b.bound_at, b.binding_id))  # later bindings win
+    for binding in found:
+        live[(binding.waybill_no, binding.employee_id, binding.device_id)] = binding
     return live
 
 
