@@ -123,16 +123,16 @@ _TUNE_TEXT = {
         "no": "too small",
         "hidden": "{n} groups without reveals are not shown (they keep their floors).",
         "basis": "Basis: {reveals} reveals of {accounts} accounts; {insiders} labelled insiders left out; target share {target}.",
-        "in_sample": "In sample ({events}): {share} of legitimate reveals over quota, {contained} honest accounts would be contained.",
-        "check": "Check on {events}: {share} of legitimate reveals over quota, {contained} honest accounts would be contained; {caught} of {insiders} labelled insiders stepped up, {held} contained.",
+        "in_sample": "In sample ({events}): {share} of legitimate reveals over quota ({raw} without the floors), {contained} honest accounts would be contained.",
+        "check": "Check on {events}: {share} of legitimate reveals over quota ({raw} without the floors), {contained} honest accounts would be contained; {caught} of {insiders} labelled insiders stepped up, {held} contained.",
         "wrote": "Wrote {out}.",
     },
     "zh": {
         "no": "样本不足",
         "hidden": "另有 {n} 个分组没有调阅，未列出（沿用下限）。",
         "basis": "依据：{accounts} 个账号的 {reveals} 次调阅；剔除已标注内鬼 {insiders} 个；目标占比 {target}。",
-        "in_sample": "样本内（{events}）：合法调阅超配额占比 {share}，将误封诚实账号 {contained} 个。",
-        "check": "在 {events} 上检验：合法调阅超配额占比 {share}，将误封诚实账号 {contained} 个；已标注内鬼 {insiders} 个中 {caught} 个触发二次验证，{held} 个被封控。",
+        "in_sample": "样本内（{events}）：合法调阅超配额占比 {share}（不计下限时 {raw}），将误封诚实账号 {contained} 个。",
+        "check": "在 {events} 上检验：合法调阅超配额占比 {share}（不计下限时 {raw}），将误封诚实账号 {contained} 个；已标注内鬼 {insiders} 个中 {caught} 个触发二次验证，{held} 个被封控。",
         "wrote": "已写入 {out}。",
     },
 }
@@ -191,19 +191,21 @@ def tune_command(
         keep = _guard_settings_to_keep(out, force) if out is not None else None
         history = read_history(events)
         proposal = tune(history, target_share, source=str(events))
-        config = proposal.config()
+        config, unfloored = proposal.config(), proposal.unfloored_config()
+
+        def measured(on: History) -> dict[str, object]:
+            share = check(on, unfloored).legit_stepped_up_share
+            return {**check(on, config).as_dict(), "unfloored_stepped_up_share": share}
+
         result: dict[str, object] = {
             "events": str(events),
             **proposal.as_dict(),
-            "in_sample": check(history, config).as_dict(),
+            "in_sample": measured(history),
             "check": None,
             "out": None,
         }
         if check_events is not None:
-            result["check"] = {
-                "events": str(check_events),
-                **check(read_history(check_events), config).as_dict(),
-            }
+            result["check"] = {"events": str(check_events), **measured(read_history(check_events))}
         if out is not None:
             _write_atomically(out, proposal.to_toml(keep))
             result["out"] = str(out)
@@ -246,6 +248,7 @@ def tune_command(
                     text[key].format(
                         events=found.get("events", result["events"]),
                         share=f"{found['legit_stepped_up_share']:.3%}",
+                        raw=f"{found['unfloored_stepped_up_share']:.3%}",
                         contained=found["legit_accounts_contained"],
                         caught=found["insiders_stepped_up"],
                         held=found["insiders_contained"],

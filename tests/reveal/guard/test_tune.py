@@ -171,11 +171,17 @@ def test_the_smallest_quota_that_keeps_the_target() -> None:
 def test_never_under_the_floor() -> None:
     couriers = {f"C{i}": ("courier", "S3") for i in range(5)}
     history = history_from_tables(world([r for e in couriers for r in burst(e, 4)], couriers))
-    group = {g.group: g for g in tune(history, 0.25, min_tail=5).groups}["courier@station"]
+    proposal = tune(history, 0.25, min_tail=5)
+    group = {g.group: g for g in proposal.groups}["courier@station"]
     assert group.learned
     assert group.observed == (3, 3, 3)
     assert group.quota == DEFAULT_QUOTAS["courier"]
     assert group.affected_any == 0.0
+    assert proposal.config().quota("courier", "station") == DEFAULT_QUOTAS["courier"]
+    # Without the floor, the estimate itself: a quarter of the reveals over it, as targeted.
+    unfloored = proposal.unfloored_config()
+    assert unfloored.quota("courier", "station") == (3, 3, 3)
+    assert check(history, unfloored).legit_stepped_up_share == 0.25
 
 
 def test_a_group_too_small_keeps_its_roles_quota() -> None:

@@ -260,6 +260,16 @@ class Proposal:
             "proposal",
         )
 
+    def unfloored_config(self) -> GuardConfig:
+        """The learned groups at their observed quotas, under the floors if need be.
+
+        Not for use: :meth:`GuardConfig.load` would refuse it. It measures the estimate
+        itself: applied to another history, its share over quota shows how well the tail
+        learned on one history holds on the next, which the floors would hide.
+        """
+        learned = {g.group: g.observed for g in self.groups if g.learned and g.observed}
+        return GuardConfig(quotas={**DEFAULT_QUOTAS, **learned})
+
     def as_dict(self) -> dict[str, object]:
         return {
             "target_share": self.target_share,
@@ -380,10 +390,13 @@ def tune(
     observed = np.zeros((3, size), dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(reveals)[:-1]])
     has = (reveals > 0) & (allowed_over < reveals)
+    at = (starts + reveals - 1 - allowed_over)[has]
     for w in range(3):
-        ordered = values[w][np.lexsort((values[w], group))]
-        at = starts + reveals - 1 - allowed_over
-        observed[w, has] = ordered[at[has]]
+        # Each group's counts in ascending order, groups one after another: one sort of a
+        # combined key (ten times faster than a lexsort), the count is its remainder.
+        scale = int(values[w].max()) + 1
+        ordered = np.sort(group * scale + values[w])
+        observed[w, has] = ordered[at] - np.flatnonzero(has) * scale
 
     group_role = [n.split("@", 1)[0] for n in names]
     floors = np.array([floor_of(r) for r in group_role], dtype=np.int64).T  # (3, size)
