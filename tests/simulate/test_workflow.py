@@ -1,8 +1,11 @@
 """The world's workflow lands in the store's fact tables (both backends)."""
 
+from datetime import UTC, date, datetime, time
+
 import sqlalchemy as sa
 
 from parcelguard.config import Settings
+from parcelguard.core.clock import CARRIER_TZ
 from parcelguard.simulate.run import simulate
 from parcelguard.simulate.workflow import put_workflow
 from parcelguard.simulate.world import WorldConfig
@@ -38,3 +41,25 @@ def test_workflow_facts_follow_the_scans_and_assignments(settings: Settings) -> 
         if dispatches:
             assert row.dispatched_at == dispatches[0]
     engine.dispose()
+
+
+def test_a_joiner_can_work_from_the_first_morning_of_her_hire_date(settings: Settings) -> None:
+    """Hire dates are Beijing dates: her devices count from 00:00+08:00, not 08:00+08:00."""
+    tables = simulate(WorldConfig(seed=3, days=4, employees=300, waybills_per_day=800), [])
+    staff = tables["employees"].to_pylist()
+    joiners = {r["employee_id"]: r["hired_on"] for r in staff if r["hired_on"] > date(2016, 10, 1)}
+    assert joiners
+    engine = connect_current(settings.db_url)
+    put_workflow(engine, tables)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(devices.c.employee_id, devices.c.registered_at).where(
+                devices.c.employee_id.in_(list(joiners))
+            )
+        ).all()
+    engine.dispose()
+    assert {r.employee_id for r in rows} == set(joiners)
+    for row in rows:
+        registered = row.registered_at.replace(tzinfo=row.registered_at.tzinfo or UTC)
+        first_morning = datetime.combine(joiners[row.employee_id], time(), CARRIER_TZ)
+        assert registered == first_morning

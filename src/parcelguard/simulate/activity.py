@@ -1,9 +1,11 @@
 """Who touched which waybill, when and why: the access log, honest part.
 
 Events are added in vectorised batches (one call per kind of work, not per event) and only
-turned into strings when the table is written. Honest work carries the noise real
-operations have: couriers covering a colleague's route, agents revealing minutes before the
-ticket is recorded, fat-fingered numbers, failed logins.
+turned into strings when the table is written. Honest work is explained by the workflow (the
+courier holds the parcel, the clerk's station has its exception open, the agent has the
+ticket), because that is how a carrier works; it still carries the noise real operations
+have, kept small: fat-fingered numbers, an agent now and then revealing a moment before she
+has saved the ticket, failed logins.
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ import numpy as np
 import numpy.typing as npt
 
 from parcelguard.events import schema
-from parcelguard.simulate.world import DAY, HOUR, I64, LOCAL, MINUTE, World, role_code
+from parcelguard.simulate.world import (
+    DAY,
+    HOUR,
+    I64,
+    LOCAL,
+    MINUTE,
+    US,
+    World,
+    employed,
+    local_day,
+    on_duty,
+    role_code,
+)
 
 ACTIONS = ("login", "login_failed", "search", "view_masked", "reveal", "export")
 FIELDS = ("", "name", "phone", "address")
@@ -152,10 +166,7 @@ def working(
     world: World, staff: npt.NDArray[np.int32], day: npt.ArrayLike
 ) -> npt.NDArray[np.bool_]:
     """Whether each employee is on the payroll on that day."""
-    s = world.staff
-    day = np.asarray(day)
-    on = s.hired_day[staff] <= day
-    return on & ((s.left_day[staff] < 0) | (day <= s.left_day[staff]))
+    return employed(world.staff, staff, day)
 
 
 def honest_activity(world: World, rng: np.random.Generator) -> AccessLog:
@@ -186,43 +197,50 @@ def _logins(world: World, log: AccessLog, rng: np.random.Generator) -> None:
 
 
 def _courier_reveals(world: World, log: AccessLog, rng: np.random.Generator) -> None:
-    """Couriers call recipients around dispatch; some cover a colleague's route that day."""
+    """Couriers call recipients after taking the parcels out, before delivering them.
+
+    The caller is the courier the parcel is assigned to at that moment: the route's courier,
+    or the colleague it was reassigned to at the morning handover (``Waybills.handover``).
+    Returned parcels never go out, so nobody calls about them.
+    """
     w = world.waybills
     n = w.created.size
-    calls = (rng.random(n) < 0.6) & (w.courier >= 0)
+    calls = (rng.random(n) < 0.6) & (w.courier >= 0) & ~w.returned
     idx = np.flatnonzero(calls)
-    ts = w.dispatch[idx] + rng.integers(0, 3 * HOUR, idx.size)
-    who = w.courier[idx].copy()
-    cover = rng.random(idx.size) < 0.04
-    for site in np.unique(w.dest[idx[cover]]):
-        members = world.by_role_site.get((role_code("courier"), int(site)))
-        if members is None:
-            continue
-        mask = cover & (w.dest[idx] == site)
-        who[mask] = members[rng.integers(0, members.size, int(mask.sum()))]
-    reason = np.where(who == w.courier[idx], "assigned", "same_station")
+    ts = w.dispatch[idx] + rng.integers(0, np.minimum(3 * HOUR, w.deliver[idx] - w.dispatch[idx]))
+    who = w.courier[idx]
     log.add(ts, who, "reveal", waybill=idx, field="phone", purpose="delivery",
-            channel="handheld", reason=reason)  # fmt: skip
+            channel="handheld", reason="assigned")  # fmt: skip
     # Pickup: the courier sees the masked label of parcels he collects.
     pick = np.flatnonzero((rng.random(n) < 0.3) & (w.pickup_courier >= 0))
     log.add(w.created[pick] + rng.integers(30 * MINUTE, 5 * HOUR, pick.size), w.pickup_courier[pick],
             "view_masked", waybill=pick, purpose="pickup", channel="handheld")  # fmt: skip
-    # Fat fingers: a few reveals of a waybill of another station, denied.
-    wrong = rng.integers(0, n, max(1, idx.size // 400))
-    typo_by = w.courier[rng.integers(0, n, wrong.size)]
-    ok = typo_by >= 0
-    log.add(w.dispatch[wrong[ok]], typo_by[ok], "reveal", waybill=wrong[ok], field="phone",
+    # Fat fingers: now and then, before a call, a mistyped number (a parcel he does not hold),
+    # denied; he retypes it.
+    typo = rng.choice(idx.size, size=min(idx.size, max(1, idx.size // 400)), replace=False)
+    wrong = rng.integers(0, n, typo.size)
+    log.add(ts[typo] - 20 * US, who[typo], "reveal", waybill=wrong, field="phone",
             purpose="delivery", channel="handheld", decision="deny", reason="not_permitted")  # fmt: skip
 
 
 def _exception_reveals(world: World, log: AccessLog, rng: np.random.Generator) -> None:
-    """Station clerks work the exceptions at their station."""
+    """Station clerks work the exceptions at their station while they are open.
+
+    The clerk is the one on duty who recorded the exception (the same choice as its scan in
+    ``tables``); she calls in calling hours, within hours of recording it, and before the
+    parcel leaves the exception state (its delivery or return closes it).
+    """
     w = world.waybills
     idx = np.flatnonzero(w.exception)
-    clerks = _members_at(world, "station_clerk", w.dest[idx], idx, rng)
+    start = _calling_hours(w.exception_at[idx] + MINUTE)
+    # The clerk on duty the day she calls: the one who recorded it, unless she is gone by then.
+    clerks = on_duty(world.staff, world.by_role_site, role_code("station_clerk"), w.dest[idx],
+                     local_day(world.config, start), idx)  # fmt: skip
+    evening = start - (start + LOCAL) % DAY + 21 * HOUR
+    room = np.minimum(np.minimum(8 * HOUR, evening - start), w.deliver[idx] - start - 2 * MINUTE)
+    ts = start + rng.integers(0, np.maximum(room, 1))
     ok = clerks >= 0
-    idx, clerks = idx[ok], clerks[ok]
-    ts = w.arrive[idx] + rng.integers(1 * HOUR, 8 * HOUR, idx.size)
+    idx, clerks, ts = idx[ok], clerks[ok], ts[ok]
     log.add(
         ts, clerks, "reveal", waybill=idx, field="phone", purpose="exception", reason="exception"
     )
@@ -231,33 +249,69 @@ def _exception_reveals(world: World, log: AccessLog, rng: np.random.Generator) -
             purpose="exception", reason="exception")  # fmt: skip
 
 
+def _calling_hours(ts: I64) -> I64:
+    """``ts``, or the next 08:00 local if it falls outside 08:00-21:00: nobody calls at night."""
+    hour = local_hour(ts)
+    morning = ts - (ts + LOCAL) % DAY + 8 * HOUR
+    return np.where(hour < 8, morning, np.where(hour >= 21, morning + DAY, ts))
+
+
+def exception_clerks(world: World, idx: I64) -> npt.NDArray[np.int32]:
+    """The station clerk on duty who records the exception of each waybill in ``idx``, or -1."""
+    w = world.waybills
+    return on_duty(world.staff, world.by_role_site, role_code("station_clerk"), w.dest[idx],
+                   local_day(world.config, w.exception_at[idx]), idx)  # fmt: skip
+
+
+EARLY_TICKET_SHARE = 0.005
+"""Ticket reveals made a moment before the agent has saved the ticket: honest noise, denied."""
+TYPO_SHARE = 0.003
+"""Ticket reveals of a mistyped waybill number (another parcel), denied, then retyped."""
+
+
 def tickets(world: World, rng: np.random.Generator) -> dict[str, npt.NDArray[np.generic]]:
-    """Customer-service cases on a few percent of waybills, with their agents."""
+    """Customer-service cases on a few percent of waybills, with their agents.
+
+    A ticket goes to an agent employed on the day it opens (the queue hands it on otherwise).
+    """
     w = world.waybills
     n = w.created.size
     idx = np.flatnonzero(rng.random(n) < 0.03)
-    agents = _all(world, "cs_agent")
-    agent = agents[rng.integers(0, agents.size, idx.size)]
     opened = w.created[idx] + rng.integers(6 * HOUR, 5 * DAY, idx.size)
+    centre = world.staff.site[_all(world, "cs_agent")]
+    site = np.full(idx.size, centre[0] if centre.size else 0, dtype=np.int64)
+    agent = on_duty(world.staff, world.by_role_site, role_code("cs_agent"), site,
+                    local_day(world.config, opened), rng.integers(0, 1 << 30, idx.size))  # fmt: skip
     closed = opened + rng.integers(1 * HOUR, 48 * HOUR, idx.size)
     still_open = rng.random(idx.size) < 0.1
     kind = rng.choice(len(TICKET_KINDS), idx.size, p=[0.3, 0.15, 0.1, 0.35, 0.1]).astype(np.int8)
-    return {"waybill": idx, "agent": agent, "opened": opened, "closed": closed,
-            "open": still_open, "kind": kind}  # fmt: skip
+    staffed = agent >= 0
+    return {"waybill": idx[staffed], "agent": agent[staffed], "opened": opened[staffed],
+            "closed": closed[staffed], "open": still_open[staffed], "kind": kind[staffed]}  # fmt: skip
 
 
 def ticket_reveals(world: World, cases: dict[str, npt.NDArray[np.generic]], log: AccessLog,
                    rng: np.random.Generator) -> None:  # fmt: skip
-    """Agents search, then reveal; sometimes minutes before the ticket is recorded."""
+    """The agent opens the ticket when she takes the call, then searches and reveals within it.
+
+    Noise: a few in a thousand reveals come a moment before the ticket is saved, and a few
+    are of a mistyped number (another parcel), retyped at once; both are denied.
+    """
     opened = cases["opened"].astype(np.int64)
-    agent, waybill = cases["agent"], cases["waybill"]
-    ts = opened + rng.integers(-10 * MINUTE, 60 * MINUTE, opened.size)
-    log.add(ts - MINUTE, agent, "search", waybill=waybill, purpose="customer_service")
+    agent, waybill = cases["agent"], cases["waybill"].astype(np.int64)
+    ts = opened + rng.integers(1 * MINUTE, 60 * MINUTE, opened.size)
+    early = rng.random(opened.size) < EARLY_TICKET_SHARE
+    ts[early] = opened[early] - rng.integers(30 * US, 3 * MINUTE, int(early.sum()))
+    log.add(ts - 30 * US, agent, "search", waybill=waybill, purpose="customer_service")
     log.add(ts, agent, "reveal", waybill=waybill, field="phone", purpose="customer_service",
             reason="ticket")  # fmt: skip
     name = rng.random(opened.size) < 0.3
-    log.add(ts[name] + 30 * 1_000_000, agent[name], "reveal", waybill=waybill[name], field="name",
+    log.add(ts[name] + 30 * US, agent[name], "reveal", waybill=waybill[name], field="name",
             purpose="customer_service", reason="ticket")  # fmt: skip
+    typo = np.flatnonzero(rng.random(opened.size) < TYPO_SHARE)
+    other = (waybill[typo] + rng.integers(1, 1_000, typo.size)) % world.waybills.created.size
+    log.add(ts[typo] - 20 * US, agent[typo], "reveal", waybill=other, field="phone",
+            purpose="customer_service", decision="deny", reason="not_permitted")  # fmt: skip
 
 
 def _investigations(world: World, log: AccessLog, rng: np.random.Generator) -> None:

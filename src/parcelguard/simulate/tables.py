@@ -24,10 +24,11 @@ from parcelguard.simulate.activity import (
     FIELDS,
     PURPOSES,
     TICKET_KINDS,
+    exception_clerks,
 )
 from parcelguard.simulate.reference import districts
 from parcelguard.simulate.scenarios import Label
-from parcelguard.simulate.world import DAY, I64, World, role_code
+from parcelguard.simulate.world import DAY, I64, World, local_day, on_duty, role_code
 
 TS = pa.timestamp("us", tz="+08:00")
 EVENT_CHUNK = 1 << 20
@@ -151,16 +152,22 @@ def _waybills(world: World, lo: int, hi: int, site_ids: pa.Array) -> pa.Table:
 
 
 def staff_at(
-    world: World, role: str, site: npt.NDArray[np.int32], key: I64
+    world: World, role: str, site: npt.NDArray[np.int32], key: I64, when: I64
 ) -> npt.NDArray[np.int32]:
-    """A member of ``role`` at each site (stable per key); anyone of the role where none is."""
-    everyone = np.flatnonzero(world.staff.role == role_code(role)).astype(np.int32)
-    out = everyone[key % everyone.size]
-    for s in np.unique(site):
-        members = world.by_role_site.get((role_code(role), int(s)))
-        if members is not None:
-            mask = site == s
-            out[mask] = members[key[mask] % members.size]
+    """A member of ``role`` at each site employed at ``when`` (stable per key).
+
+    Where the site has nobody of the role on the payroll, anyone of the role who is: a scan is
+    always somebody's, and never a person's who has left or not joined yet.
+    """
+    code = role_code(role)
+    day = local_day(world.config, when)
+    out = on_duty(world.staff, world.by_role_site, code, site, day, key)
+    missing = np.flatnonzero(out < 0)
+    if missing.size:
+        everyone = np.flatnonzero(world.staff.role == code).astype(np.int32)
+        anyone = {(code, 0): everyone}
+        zero = np.zeros(missing.size, dtype=np.int64)
+        out[missing] = on_duty(world.staff, anyone, code, zero, day[missing], key[missing])
     return out
 
 
@@ -173,10 +180,13 @@ def _scans(world: World, lo: int, hi: int, staff_ids: pa.Array, site_ids: pa.Arr
     returned, exception = w.returned[cut], w.exception[cut]
     span = arrive - pickup
     two_hubs = hub_out != hub_in
-    origin_clerk = staff_at(world, "station_clerk", origin, key)
-    dest_clerk = staff_at(world, "station_clerk", dest, key)
-    hub_in_clerk = staff_at(world, "warehouse_clerk", hub_in, key)
-    hub_out_clerk = staff_at(world, "warehouse_clerk", hub_out, key)
+    origin_clerk = staff_at(world, "station_clerk", origin, key, pickup)
+    dest_clerk = staff_at(world, "station_clerk", dest, key, arrive)
+    hub_in_clerk = staff_at(world, "warehouse_clerk", hub_in, key, pickup + span * 3 // 10)
+    hub_out_clerk = staff_at(world, "warehouse_clerk", hub_out, key, pickup + span * 6 // 10)
+    # The exception is recorded (and then worked, see activity) by the clerk on duty.
+    noted = exception_clerks(world, key)
+    exception_clerk = np.where(noted >= 0, noted, dest_clerk)
     courier = np.where(w.courier[cut] >= 0, w.courier[cut], dest_clerk)
     picker = np.where(w.pickup_courier[cut] >= 0, w.pickup_courier[cut], origin_clerk)
     everyone = np.ones(hi - lo, dtype=bool)
@@ -189,7 +199,7 @@ def _scans(world: World, lo: int, hi: int, staff_ids: pa.Array, site_ids: pa.Arr
         (pickup + span * 6 // 10, hub_out, hub_out_clerk, 1, two_hubs),
         (pickup + span * 7 // 10, hub_out, hub_out_clerk, 2, two_hubs),
         (arrive, dest, dest_clerk, 1, everyone),
-        (arrive + span // 20 + 1, dest, dest_clerk, 5, exception),
+        (w.exception_at[cut], dest, exception_clerk, 5, exception),
         (w.dispatch[cut], dest, courier, 3, ~returned),
         (w.deliver[cut], dest, np.where(returned, dest_clerk, courier), -1, everyone),
     ]
@@ -214,13 +224,29 @@ def _scans(world: World, lo: int, hi: int, staff_ids: pa.Array, site_ids: pa.Arr
 
 
 def _assignments(world: World, lo: int, hi: int, staff_ids: pa.Array) -> pa.Table:
+    """Pickup and delivery assignments, with the reassignments (改派) of covered routes.
+
+    A covered parcel is the route courier's from its arrival until the handover, then the
+    covering colleague's until the end of that day (local midnight); one that arrives after
+    the handover is the colleague's from its arrival.
+    """
     w = world.waybills
     pick = np.flatnonzero(w.pickup_courier[lo:hi] >= 0) + lo
-    drop = np.flatnonzero(w.courier[lo:hi] >= 0) + lo
-    waybill = np.concatenate([pick, drop])
-    courier = np.concatenate([w.pickup_courier[pick], w.courier[drop]])
-    start = np.concatenate([w.created[pick], w.arrive[drop]])
-    until = np.concatenate([w.pickup[pick], w.deliver[drop] + DAY])
+    drop = np.flatnonzero(w.route_courier[lo:hi] >= 0) + lo
+    covered = w.handover[drop] >= 0
+    held = drop[~covered | (w.handover[drop] > w.arrive[drop])]
+    moved = drop[covered]
+    start_of_day = world.config.start_us + local_day(world.config, w.handover[moved]) * DAY
+    waybill = np.concatenate([pick, held, moved])
+    courier = np.concatenate([w.pickup_courier[pick], w.route_courier[held], w.courier[moved]])
+    start = np.concatenate([w.created[pick], w.arrive[held], w.handover[moved]])
+    until = np.concatenate(
+        [
+            w.pickup[pick],
+            np.where(w.handover[held] >= 0, w.handover[held], w.deliver[held] + DAY),
+            start_of_day + DAY,
+        ]
+    )
     order = np.lexsort((waybill, start))
     return pa.table(
         {

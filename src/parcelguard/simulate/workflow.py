@@ -6,8 +6,9 @@ as tables; this derives the store's facts from them:
 
 * ``employees`` and ``sites`` as they are;
 * ``devices``: every employee's workstation ``W<employee_id>`` and, for couriers, the handheld
-  ``H<employee_id>``, registered from the employee's hire date: the devices the simulator's
-  honest activity uses. A scenario's foreign device is not registered, which is the point;
+  ``H<employee_id>``, registered from the start (Beijing midnight) of the employee's hire date:
+  the devices the simulator's honest activity uses. A scenario's foreign device is not
+  registered, which is the point;
 * ``assignments`` as they are;
 * ``parcel_status``: the site of each parcel's latest scan, its first dispatch and delivery;
 * ``parcel_exceptions``: an ``exception`` scan opens one at its site, closed by the parcel's
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from parcelguard.core.clock import CARRIER_TZ
 from parcelguard.storage import begin_write
 from parcelguard.storage.bulk import datetime_stamp, insert_rows, insert_sql
 from parcelguard.storage.schema import (
@@ -87,7 +89,9 @@ def put_workflow(engine: sa.Engine, tables: dict[str, pa.Table]) -> dict[str, in
     hired = staff["hired_on"].to_pylist()
     device_rows: list[tuple[object, ...]] = []
     for employee, role, day in zip(ids, roles, hired, strict=True):
-        since = datetime.combine(day, time(), UTC)
+        # hired_on is a carrier (Beijing) date: a joiner's first morning shift starts before
+        # UTC midnight of that date, so registering at UTC midnight would lock her out.
+        since = datetime.combine(day, time(), CARRIER_TZ).astimezone(UTC)
         device_rows.append((f"W{employee}", employee, "workstation", since, None))
         if role == "courier":
             device_rows.append((f"H{employee}", employee, "handheld", since, None))

@@ -140,8 +140,11 @@ class Waybills:
     dispatch: I64
     deliver: I64
     pickup_courier: I32  # staff index
-    courier: I32  # delivering courier, staff index
+    courier: I32  # the courier who takes it out for delivery (dispatch, deliver), staff index
+    route_courier: I32  # the courier whose route it is, who holds it from arrival, staff index
+    handover: I64  # when it was reassigned (改派) from route_courier to courier, or -1
     exception: npt.NDArray[np.bool_]
+    exception_at: I64  # when the exception was recorded at the delivering station (if any)
     returned: npt.NDArray[np.bool_]
     serial_base: int
 
@@ -178,6 +181,72 @@ def build_world(config: WorldConfig, rng: np.random.Generator) -> World:
 
 def role_code(name: str) -> int:
     return ROLES.index(name)
+
+
+def local_day(config: WorldConfig, ts: npt.ArrayLike) -> I64:
+    """Day offset from the start (local calendar) of each time: the payroll's day."""
+    return np.asarray((np.asarray(ts, dtype=np.int64) - config.start_us) // DAY, dtype=np.int64)
+
+
+def employed(staff: Staff, who: npt.ArrayLike, day: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Whether each employee is on the payroll on that day (``who`` -1 is nobody)."""
+    who = np.asarray(who, dtype=np.int64)
+    day = np.asarray(day, dtype=np.int64)
+    safe = np.maximum(who, 0)
+    on = (who >= 0) & (staff.hired_day[safe] <= day)
+    left = staff.left_day[safe]
+    return np.asarray(on & ((left < 0) | (day <= left)), dtype=np.bool_)
+
+
+def on_duty(
+    staff: Staff,
+    index: dict[tuple[int, int], I32],
+    role: int,
+    site: npt.ArrayLike,
+    day: npt.ArrayLike,
+    key: npt.ArrayLike,
+    *,
+    through: npt.ArrayLike | None = None,
+    exclude: npt.ArrayLike = -1,
+) -> I32:
+    """A member of ``role`` at each ``site`` employed on ``day``, stable for equal ``key``; -1: none.
+
+    Why: work goes to people who are on the payroll that day. A route, a sender or a ticket
+    queue keeps its person (the member the key points at) while that person is employed; on
+    the days they are not (hired later, gone already) the work falls to the next colleague of
+    the site in a fixed order, as a dispatcher would hand it on. ``through`` (a later day)
+    asks for someone employed from ``day`` to that day, for work that spans midnight;
+    ``exclude`` skips one person per item (a courier cannot cover his own route).
+    """
+    site = np.asarray(site, dtype=np.int64)
+    day = np.broadcast_to(np.asarray(day, dtype=np.int64), site.shape)
+    last = day if through is None else np.broadcast_to(np.asarray(through, np.int64), site.shape)
+    key = np.broadcast_to(np.asarray(key, dtype=np.int64), site.shape)
+    exclude = np.broadcast_to(np.asarray(exclude, dtype=np.int64), site.shape)
+    out = np.full(site.size, -1, dtype=np.int32)
+    groups = {s: m for (r, s), m in index.items() if r == role}
+    if not groups or site.size == 0:
+        return out
+    width = max(m.size for m in groups.values())
+    sites = max(*groups, int(site.max())) + 1
+    table = np.full((sites, width), -1, dtype=np.int32)
+    count = np.zeros(sites, dtype=np.int64)
+    for s, members in groups.items():
+        table[s, : members.size] = members
+        count[s] = members.size
+    size = count[site]
+    start = (key * 2_654_435_761) % np.maximum(size, 1)
+    todo = np.flatnonzero(size > 0)
+    for step in range(width):
+        if todo.size == 0:
+            break
+        position = (start[todo] + step) % size[todo]
+        candidate = table[site[todo], position]
+        ok = (step < size[todo]) & (candidate != exclude[todo])
+        ok &= employed(staff, candidate, day[todo]) & employed(staff, candidate, last[todo])
+        out[todo[ok]] = candidate[ok]
+        todo = todo[~ok & (step + 1 < size[todo])]
+    return out
 
 
 def _sites(config: WorldConfig, rng: np.random.Generator) -> Sites:
@@ -293,12 +362,21 @@ def _waybills(
     dispatch = _next_local_hour(arrive, 8) + rng.integers(0, 2 * HOUR, size=n)
     deliver = dispatch + rng.integers(20 * MINUTE, 8 * HOUR, size=n)
     courier_code = role_code("courier")
-    pickup_courier = _pick_member(index, courier_code, origin, sender, rng)
-    # A courier covers a route: the same districts of his station, so assignments repeat.
-    courier = _pick_member(index, courier_code, dest, dest_district, rng)
+    # A sender keeps its pickup courier and a route (districts of a station) its delivering
+    # courier, so assignments repeat; on days that courier is not employed, a colleague.
+    pickup_courier = on_duty(staff, index, courier_code, origin, local_day(config, created),
+                             sender, through=local_day(config, pickup))  # fmt: skip
+    route_courier = on_duty(staff, index, courier_code, dest, local_day(config, arrive),
+                            dest_district, through=local_day(config, dispatch))  # fmt: skip
     exception = rng.random(n) < 0.02
     returned = exception & (rng.random(n) < 0.25)
     serial_base = int(rng.integers(10**11, 9 * 10**11))
+    courier, handover = _cover_routes(
+        config, staff, index, dest, arrive, dispatch, route_courier, rng
+    )
+    # An exception (damaged label, incomplete address) is found between arrival and the
+    # morning's dispatch, so the clerk can work it before the parcel goes out.
+    exception_at = arrive + np.maximum((dispatch - arrive) // 4, MINUTE)
     return Waybills(
         created=created,
         sender=sender,
@@ -313,10 +391,57 @@ def _waybills(
         deliver=deliver,
         pickup_courier=pickup_courier,
         courier=courier,
+        route_courier=route_courier,
+        handover=handover,
         exception=exception,
+        exception_at=exception_at,
         returned=returned,
         serial_base=serial_base,
     )
+
+
+COVER_SHARE = 0.04
+"""Courier-days on which a colleague of the same station takes the route (sick, day off)."""
+
+
+def _cover_routes(
+    config: WorldConfig,
+    staff: Staff,
+    index: dict[tuple[int, int], I32],
+    dest: I32,
+    arrive: I64,
+    dispatch: I64,
+    route_courier: I32,
+    rng: np.random.Generator,
+) -> tuple[I32, I64]:
+    """Who takes each parcel out, and when the dispatch system reassigned it (改派), or -1.
+
+    Why model it in the workflow: a courier does not cover a colleague's route by opening his
+    parcels on the handheld; the station reassigns the route's parcels to him at the morning
+    handover, before dispatch, so the covering is an assignment like any other. On a covered
+    courier-day every parcel of the route dispatched that day is reassigned at the handover
+    (07:00-08:00 local), or at its arrival if it arrives later; the route's courier holds it
+    until then.
+    """
+    day = local_day(config, dispatch)
+    days = int(day.max()) + 1 if day.size else 1
+    covered = rng.random((staff.role.size, days)) < COVER_SHARE
+    handover_at = config.start_us + np.arange(days) * DAY + 7 * HOUR
+    handover_at = handover_at + rng.integers(0, HOUR, days)
+    courier = route_courier.copy()
+    handover = np.full(dest.size, -1, dtype=np.int64)
+    held = route_courier >= 0
+    hit = np.flatnonzero(held)[covered[route_courier[held], day[held]]]
+    if hit.size:
+        owner = route_courier[hit]
+        colleague = on_duty(staff, index, role_code("courier"), dest[hit], day[hit],
+                            owner.astype(np.int64) * 7_919 + day[hit], exclude=owner)  # fmt: skip
+        ok = colleague >= 0
+        hit, colleague = hit[ok], colleague[ok]
+        courier[hit] = colleague
+        # A parcel that arrives after the handover goes to the colleague on arrival.
+        handover[hit] = np.maximum(np.minimum(handover_at[day[hit]], dispatch[hit]), arrive[hit])
+    return courier, handover
 
 
 def _nearest(lon: F64, lat: F64, sites: Sites, candidates: I32) -> I32:
@@ -348,22 +473,3 @@ def _next_local_hour(moment: I64, hour: int) -> I64:
     candidate = day_start + hour * HOUR
     candidate = np.where(candidate < local, candidate + DAY, candidate)
     return candidate - LOCAL
-
-
-def _pick_member(
-    index: dict[tuple[int, int], I32],
-    role: int,
-    site: I32,
-    key: npt.NDArray[np.integer],
-    rng: np.random.Generator,
-) -> I32:
-    """A member of ``role`` at each ``site``, stable for equal ``key`` (routes, accounts)."""
-    out = np.full(site.size, -1, dtype=np.int32)
-    for s in np.unique(site):
-        members = index.get((role, int(s)))
-        if members is None:
-            continue
-        mask = site == s
-        out[mask] = members[(key[mask].astype(np.int64) * 2_654_435_761) % members.size]
-    del rng  # the choice is a deterministic function of the key
-    return out
