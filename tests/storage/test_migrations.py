@@ -115,3 +115,29 @@ def test_a_relaxed_write_never_leaves_its_connection_relaxed(tmp_path) -> None:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     finally:
         engine.dispose()
+
+
+def test_the_guards_windows_survive_0007_and_runs_start_empty(tmp_path) -> None:
+    """0007 adds the runs table beside the windows a running guard already holds."""
+    from parcelguard.reveal.guard.counters import Run
+    from parcelguard.reveal.guard.counters_store import StoreCounters
+    from parcelguard.storage import upgrade
+
+    engine = connect_store(f"sqlite:///{tmp_path / 'old.db'}", create=True)
+    try:
+        upgrade(engine, "0006")
+        now = 1_800_000_000
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO guard_counts (actor, kind, bucket, n) VALUES ('E1', 'sensitive', ?, 4)",
+                (now - 120,),
+            )
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        counters = StoreCounters(engine)
+        got = counters.record({"E1": {"sensitive": 1}}, {"E1": [7, 8]}, now)
+        assert got.counts == {"E1": {"sensitive": (4, 4, 4)}}
+        assert got.runs == {"E1": None}
+        assert counters.record({}, {"E1": [9]}, now + 1).runs == {"E1": Run(8, 2, now)}
+    finally:
+        engine.dispose()

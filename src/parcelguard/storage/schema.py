@@ -318,6 +318,18 @@ guard_seen = sa.Table(
     sqlite_with_rowid=False,
 )
 
+# Per actor, the waybill serial asked last and how many in a row went up (a spreadsheet's
+# order, not a route's): see ``parcelguard.reveal.guard.counters.Run``. Idle rows are swept.
+guard_runs = sa.Table(
+    "guard_runs",
+    metadata,
+    sa.Column("actor", sa.String(64), primary_key=True),
+    sa.Column("last_serial", sa.BigInteger, nullable=False),
+    sa.Column("run_length", sa.Integer, nullable=False),
+    sa.Column("seen_at", sa.BigInteger, nullable=False),  # POSIX seconds
+    sqlite_with_rowid=False,
+)
+
 # Employees the guard (or a security officer) contained: their reveals stop until released.
 guard_containments = sa.Table(
     "guard_containments",

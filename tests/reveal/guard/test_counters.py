@@ -304,7 +304,7 @@ def test_a_foreign_value_in_redis_is_guard_state_unavailable(redis_backend: Back
     with pytest.raises(GuardStateUnavailable, match=r"Redis at .*: cannot count .*WRONGTYPE"):
         counters.observe({"E1": {"reveal": 1}, "E2": {"reveal": 1}}, T0)
     assert counters.observe({"E1": {}}, T0) == {"E1": {}}  # nothing was applied
-    client.hset(f"{redis_backend.prefix}counts:E3", "junk", "1")
+    client.hset(f"{redis_backend.prefix}totals:E3", "junk", "1")
     with pytest.raises(GuardStateUnavailable, match="not a guard counts hash"):
         counters.observe({"E3": {"reveal": 1}}, T0)
     client.set(f"{redis_backend.prefix}seen:E1", "not a set")

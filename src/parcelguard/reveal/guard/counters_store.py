@@ -11,6 +11,8 @@ than the database's own, see :mod:`parcelguard.storage.bulk`).
 
 The table stays bounded: the stale buckets of every actor a call touches are deleted in that
 call, and every hour (of ``now``) one call also sweeps the actors nobody touched since.
+Runs of ascending serials (``guard_runs``, one row per actor) are read and written in the
+same transaction, and idle ones go in the same sweep.
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ from parcelguard.core.errors import BadInput
 from parcelguard.reveal.guard.counters import (
     BUCKET_SECONDS,
     DEFAULT_WINDOWS,
+    RUN_IDLE,
+    SERIAL_MAX,
     Counts,
     GuardStateUnavailable,
+    Observed,
+    Run,
+    advance,
+    current,
 )
 from parcelguard.storage import begin_write
 from parcelguard.storage.bulk import marker
-from parcelguard.storage.schema import guard_counts
+from parcelguard.storage.schema import guard_counts, guard_runs
 
 _CHUNK = 500  # actors or pairs per statement: far below every driver's parameter limit
 _SWEEP_EVERY = 3_600  # seconds of ``now`` between sweeps of actors no call touched
@@ -69,10 +77,21 @@ class StoreCounters:
         return self._windows
 
     def observe(self, increments: Mapping[str, Mapping[str, int]], now: int) -> dict[str, Counts]:
+        return self.record(increments, {}, now).counts
+
+    def record(
+        self,
+        increments: Mapping[str, Mapping[str, int]],
+        serials: Mapping[str, Sequence[int]],
+        now: int,
+    ) -> Observed:
         plan = check_increments(increments)
+        asked = check_serials(serials)
         check_now(now)
+        for actor in asked:
+            plan.setdefault(actor, {})
         if not plan:
-            return {}
+            return Observed({}, {})
         actors = sorted(plan)
         bucket = now // BUCKET_SECONDS * BUCKET_SECONDS
         cutoff = now - self._windows[-1]  # a bucket that started at or before it is stale
@@ -82,17 +101,32 @@ class StoreCounters:
             mark = marker(conn)
             _lock_actors(conn, actors)
             counts, stale = _read(conn, actors, mark, now, self._windows)
+            runs = _read_runs(conn, actors, mark, now)
             for start in range(0, len(stale), _CHUNK):
                 chunk = stale[start : start + _CHUNK]
                 sql = _sql(_DELETE_STALE, mark, actors=_markers(len(chunk)))
                 conn.exec_driver_sql(sql, (*chunk, cutoff))
             if adds:
                 conn.exec_driver_sql(_sql(_ADD, mark), adds)
+            if asked:
+                after = []
+                for actor in sorted(asked):
+                    run = runs.get(actor)
+                    for serial in asked[actor]:
+                        run = advance(run, serial, now)
+                    if run is not None:
+                        after.append((actor, run.last, run.length, run.at))
+                if after:
+                    conn.exec_driver_sql(_sql(_PUT_RUN, mark), after)
             if sweep:
                 conn.exec_driver_sql(_sql(_SWEEP, mark), (cutoff,))
+                conn.exec_driver_sql(_sql(_SWEEP_RUNS, mark), (now - RUN_IDLE,))
         if sweep:
             self._next_sweep = now + _SWEEP_EVERY
-        return {actor: counts.get(actor, {}) for actor in plan}
+        return Observed(
+            {actor: counts.get(actor, {}) for actor in plan},
+            {actor: runs.get(actor) for actor in plan},
+        )
 
     def first_seen(self, pairs: Sequence[tuple[str, str]], now: int) -> list[bool]:
         checked = check_pairs(pairs)
@@ -118,6 +152,7 @@ class StoreCounters:
         check_actor("actor", actor)
         with _unavailable_as_guard_error("forget"), begin_write(self._engine) as conn:
             conn.execute(guard_counts.delete().where(guard_counts.c.actor == actor))
+            conn.execute(guard_runs.delete().where(guard_runs.c.actor == actor))
 
 
 def _lock_actors(conn: sa.Connection, actors: list[str]) -> None:
@@ -178,6 +213,30 @@ _SEEN = (
     "INSERT INTO guard_seen (actor, seen_key, first_seen) VALUES {rows} "
     "ON CONFLICT (actor, seen_key) DO NOTHING RETURNING actor, seen_key"
 )
+
+
+def _read_runs(
+    conn: sa.Connection, actors: list[str], mark: str, now: int
+) -> dict[str, Run | None]:
+    """The runs of ``actors`` that still count at ``now`` (see :func:`current`)."""
+    runs: dict[str, Run | None] = {}
+    for start in range(0, len(actors), _CHUNK):
+        chunk = actors[start : start + _CHUNK]
+        sql = _sql(_READ_RUNS, mark, actors=_markers(len(chunk)))
+        for actor, last, length, at in conn.exec_driver_sql(sql, tuple(chunk)):
+            runs[str(actor)] = current(Run(int(last), int(length), int(at)), now)
+    return runs
+
+
+_READ_RUNS = (
+    "SELECT actor, last_serial, run_length, seen_at FROM guard_runs WHERE actor IN ({actors})"
+)
+_PUT_RUN = (
+    "INSERT INTO guard_runs (actor, last_serial, run_length, seen_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (actor) DO UPDATE SET last_serial = excluded.last_serial, "
+    "run_length = excluded.run_length, seen_at = excluded.seen_at"
+)
+_SWEEP_RUNS = "DELETE FROM guard_runs WHERE seen_at < ?"
 
 
 def _sql(template: str, mark: str, **parts: str) -> str:
@@ -253,6 +312,25 @@ def check_increments(increments: object) -> dict[str, dict[str, int]]:
                 )
             plan[actor][kind] = n
     return plan
+
+
+def check_serials(serials: object) -> dict[str, list[int]]:
+    """``serials`` as plain lists, or :class:`BadInput` naming the first bad part."""
+    if not isinstance(serials, Mapping):
+        raise BadInput("serials: give a mapping of actor -> waybill serials in order")
+    asked: dict[str, list[int]] = {}
+    for actor, numbers in serials.items():
+        check_actor("serials: actor", actor)
+        if not isinstance(numbers, Sequence) or isinstance(numbers, str | bytes):
+            raise BadInput(f"serials[{_shown(actor)}]: give a sequence of serials")
+        for serial in numbers:
+            if not _is_int(serial) or not 0 <= serial < SERIAL_MAX:
+                raise BadInput(
+                    f"serials[{_shown(actor)}]: {serial!r} is not a serial (0 <= n < 10**14)"
+                )
+        if numbers:
+            asked[actor] = list(numbers)
+    return asked
 
 
 def check_pairs(pairs: object) -> list[tuple[str, str]]:
