@@ -62,6 +62,17 @@ class Facts:
     contained: bool = False
     """The online guard has suspended this account from personal-data access (read with
     the employee's row, so checking it costs the guard no query of its own)."""
+    site_kind: str = ""
+    """The kind of the actor's site (station, warehouse, hub, cs_center, office): with the
+    role it names the guard's peer group, since a hub clerk's day is not a station clerk's."""
+    site_adcode: str = ""
+    """The actor's site's administrative division, for the guard's distance signal."""
+    dest_adcode: str = ""
+    """Where the parcel goes (the recipient's division)."""
+    where_adcode: str = ""
+    """Where the parcel is: its current site's division, else its origin site's."""
+    category: str = ""
+    """The sender's category: buyers of leaked records want health, medicine, collectibles."""
 
     def principal_attrs(self) -> dict[str, Any]:
         return {"role": self.role, "site": self.site, "active": self.active}
@@ -184,8 +195,9 @@ def gather_many(
         for row in _by_key(
             conn,
             "SELECT e.employee_id, e.role, e.site_id, e.left_on, EXISTS (SELECT 1 FROM "
-            "guard_containments g WHERE g.employee_id = e.employee_id AND g.released_at IS NULL) "
-            "FROM employees e WHERE e.employee_id IN ({keys})",
+            "guard_containments g WHERE g.employee_id = e.employee_id AND g.released_at IS NULL), "
+            "s.kind, s.adcode FROM employees e LEFT JOIN sites s ON s.site_id = e.site_id "
+            "WHERE e.employee_id IN ({keys})",
             actors,
         )
     }
@@ -193,8 +205,9 @@ def gather_many(
         row[0]: row
         for row in _by_key(
             conn,
-            f"SELECT waybill_no, dest_site_id, {epoch(c='created_at')}, shredded_at "  # noqa: S608 (column names only)
-            "FROM waybills WHERE waybill_no IN ({keys})",
+            f"SELECT w.waybill_no, w.dest_site_id, {epoch(c='w.created_at')}, w.shredded_at, "  # noqa: S608 (column names only)
+            "w.dest_adcode, w.category, o.adcode FROM waybills w "
+            "LEFT JOIN sites o ON o.site_id = w.origin_site_id WHERE w.waybill_no IN ({keys})",
             numbers,
         )
     }
@@ -213,8 +226,9 @@ def gather_many(
         row[0]: row
         for row in _by_key(
             conn,
-            f"SELECT waybill_no, current_site_id, {epoch(c='dispatched_at')}, "  # noqa: S608
-            f"{epoch(c='delivered_at')} FROM parcel_status WHERE waybill_no IN ({{keys}})",
+            f"SELECT p.waybill_no, p.current_site_id, {epoch(c='p.dispatched_at')}, "  # noqa: S608
+            f"{epoch(c='p.delivered_at')}, s.adcode FROM parcel_status p "
+            f"LEFT JOIN sites s ON s.site_id = p.current_site_id WHERE p.waybill_no IN ({{keys}})",
             numbers,
         )
     }
@@ -312,6 +326,11 @@ def gather_many(
                     and case[3] is not None
                     and case[3] != request.actor,
                     contained=bool(actor[4]),
+                    site_kind=actor[5] or "",
+                    site_adcode=actor[6] or "",
+                    dest_adcode=waybill[4] or "",
+                    where_adcode=(status[4] if status is not None else None) or waybill[6] or "",
+                    category=waybill[5] or "",
                 )
             )
     return result

@@ -121,3 +121,38 @@ def test_a_new_network_after_a_known_one_asks_the_supervisor(world: World) -> No
     assert moved.guard_reasons == ("new_network",)
     assert moved.allowed  # the assignment explains it, so the supervisor approves
     assert service.reveal(phone(world, ip="203.0.113.9")).guard_action == "allow"  # same /24
+
+
+def test_the_facts_carry_the_site_kind_and_where_the_parcel_is(world: World) -> None:
+    from parcelguard.reveal.facts import Facts, gather
+
+    with world.engine.connect() as conn:
+        facts = gather(conn, phone(world, "W1", 3), NOW)
+        at_station = gather(conn, phone(world, "C1", 0), NOW)
+    assert isinstance(facts, Facts)
+    assert isinstance(at_station, Facts)
+    assert (facts.site_kind, facts.site_adcode) == ("warehouse", "420100")
+    assert facts.where_adcode == "420100"  # the parcel is in W1's warehouse now
+    assert facts.dest_adcode == world.waybills[3].dest_adcode
+    assert facts.category == world.waybills[3].category
+    assert (at_station.site_kind, at_station.where_adcode) == ("station", "421002")
+
+
+def test_numbers_asked_in_sheet_order_contain_the_account(world: World) -> None:
+    """A clerk asking for waybills in ascending order, nothing explaining them: contained."""
+    config = GuardConfig(sheet_run_step_up=3, sheet_run_contain=4, denied_contain_per_10min=50)
+    guard, notifier = guard_for(world, config)
+    service = world.service(guard=guard)
+    numbers = sorted(w.waybill_no for w in world.waybills)
+
+    def ask(actor: str, number: str) -> RevealRequest:
+        return RevealRequest(actor, number, "phone", "exception", f"D-{actor}", "web", "10.3.0.1")
+
+    backwards = [service.reveal(ask("A1", n)) for n in reversed(numbers)]
+    assert all(a.guard_action != "contain" for a in backwards)
+    forwards = [service.reveal(ask("K1", n)) for n in numbers[2:]]
+    assert forwards[-1].guard_action == "contain"  # denied by the policy, and contained
+    assert "sheet_order_run" in forwards[-1].guard_reasons
+    assert [c.employee_id for c in notifier.sent] == ["K1"]
+    explained = ask("K1", world.waybills[1].waybill_no)  # its open exception at K1's station
+    assert service.reveal(explained).reason == "guard_contained"

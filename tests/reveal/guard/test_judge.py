@@ -13,8 +13,10 @@ from parcelguard.reveal.guard.judge import (
     CONTAIN,
     DENIED,
     FOREIGN,
+    FRESH_TARGETED,
     MASKED,
     PLAINTEXT,
+    REMOTE,
     SENSITIVE,
     STEP_UP,
     UNLINKED,
@@ -129,3 +131,67 @@ def test_bad_configuration_is_named(tmp_path: Path, text: str, problem: str) -> 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(BadInput, match=problem):
         GuardConfig.load(path)
+
+
+# -- peer groups by site kind --------------------------------------------------------------------
+
+
+def test_a_role_at_a_site_kind_gets_its_own_quota() -> None:
+    config = GuardConfig.from_mapping({"quotas": {"warehouse_clerk@hub": [30, 90, 300]}})
+    assert config.quota("warehouse_clerk", "hub") == (30, 90, 300)
+    assert config.quota("warehouse_clerk", "warehouse") == DEFAULT_QUOTAS["warehouse_clerk"]
+    hub = courier(role="warehouse_clerk", site_kind="hub")
+    at_warehouse = courier(role="warehouse_clerk", site_kind="warehouse")
+    counts = {SENSITIVE: (21, 21, 21)}
+    assert judge(hub, counts, config).action == ALLOW
+    assert judge(at_warehouse, counts, config).action == CONTAIN  # past 2x its 10-min quota
+
+
+# -- signals that need no history ----------------------------------------------------------------
+
+
+def test_remote_counts_only_when_the_workflow_does_not_explain_it() -> None:
+    assert REMOTE in courier(linked=False, remote=True).kinds()
+    assert REMOTE not in courier(linked=True, remote=True).kinds()  # an agent's ticket
+    assert REMOTE not in courier(linked=False, remote=True, sensitive=False).kinds()
+
+
+def test_an_unlinked_remote_reveal_steps_up_and_many_contain() -> None:
+    signal = courier(role="cs_agent", linked=False, remote=True)
+    first = judge(signal, {SENSITIVE: (1, 1, 1), UNLINKED: (1, 1, 1), REMOTE: (1, 1, 1)}, CONFIG)
+    assert first.action == STEP_UP
+    assert first.reasons == ("remote_waybill",)
+    linked = courier(role="cs_agent", linked=True, remote=True)
+    assert judge(linked, {SENSITIVE: (1, 1, 1)}, CONFIG).action == ALLOW
+    n = CONFIG.remote_contain_per_day
+    many = judge(signal, {SENSITIVE: (1, 1, n), REMOTE: (1, 1, n)}, CONFIG)
+    assert many.action == CONTAIN
+    assert "remote_reveals" in many.reasons
+
+
+def test_fresh_targeted_reveals_step_up_past_a_few_and_contain_past_more() -> None:
+    signal = courier(role="station_manager", linked=False, fresh_targeted=True)
+    few = CONFIG.fresh_targeted_per_hour
+    quiet = {SENSITIVE: (1, 1, 1), UNLINKED: (1, 1, 1), FRESH_TARGETED: (few - 1,) * 3}
+    assert judge(signal, quiet, CONFIG).action == ALLOW
+    loud = {SENSITIVE: (2, 2, 2), UNLINKED: (2, 2, 2), FRESH_TARGETED: (few,) * 3}
+    assert judge(signal, loud, CONFIG).reasons == ("fresh_targeted",)
+    n = CONFIG.fresh_targeted_contain_per_day
+    day = {SENSITIVE: (1, 1, n), UNLINKED: (1, 1, n), FRESH_TARGETED: (1, 1, n)}
+    assert judge(signal, day, CONFIG).reasons == ("fresh_targeted_reveals",)
+
+
+def test_sheet_order_steps_up_then_contains_even_denied_requests() -> None:
+    step, stop = CONFIG.sheet_run_step_up, CONFIG.sheet_run_contain
+    assert judge(courier(linked=False, run=step - 1), {}, CONFIG).action == ALLOW
+    assert judge(courier(linked=False, run=step), {}, CONFIG).reasons == ("sheet_order",)
+    assert judge(courier(linked=True, run=stop), {}, CONFIG).action == ALLOW  # his own route
+    denied = courier(linked=False, sensitive=False, denied=True, run=stop)
+    assert judge(denied, {}, CONFIG).reasons == ("sheet_order_run",)
+
+
+def test_new_thresholds_are_configuration() -> None:
+    config = GuardConfig.from_mapping({"guard": {"sheet_run_step_up": 12, "fresh_hours": 24}})
+    assert (config.sheet_run_step_up, config.fresh_hours) == (12, 24)
+    with pytest.raises(BadInput, match="positive number"):
+        GuardConfig.from_mapping({"guard": {"remote_per_hour": 0}})

@@ -54,6 +54,19 @@ class GuardConfig:
     denied_contain_per_day: int = 60
     foreign_contain_per_day: int = 5
     step_up_new_network: bool = True
+    remote_per_hour: int = 1
+    """Unlinked reveals of parcels far away (other provinces) in an hour: a step-up from the
+    first, since no route of the actor's own site leads there."""
+    remote_contain_per_day: int = 10
+    fresh_hours: int = 48
+    """A parcel younger than this is fresh: a buyer paid ten yuan for one under two days old."""
+    fresh_targeted_per_hour: int = 2
+    """Unlinked reveals of fresh parcels of targeted categories in an hour before a step-up."""
+    fresh_targeted_contain_per_day: int = 10
+    sheet_run_step_up: int = 8
+    """Ascending waybill numbers in a row before a step-up: at random, a run of 8 has odds
+    of 1 in 40,320 (1/8!); a spreadsheet sorted by number produces one every time."""
+    sheet_run_contain: int = 20
 
     def quota(self, role: str, site_kind: str = "") -> Triple:
         """The peer group's quota: role at a site kind if configured, else the role's."""

@@ -21,9 +21,16 @@ from datetime import datetime
 from parcelguard.reveal.facts import Facts, RevealRequest
 from parcelguard.reveal.guard.config import GuardConfig
 from parcelguard.reveal.guard.containments import Containment, Containments
-from parcelguard.reveal.guard.counters import Counts, GuardStateUnavailable, WindowCounters
+from parcelguard.reveal.guard.counters import (
+    Counts,
+    GuardStateUnavailable,
+    Run,
+    WindowCounters,
+    advance,
+)
 from parcelguard.reveal.guard.judge import CONTAIN, MASKED, STEP_UP, Signals, judge
 from parcelguard.reveal.guard.notify import LogNotifier, Notifier
+from parcelguard.reveal.guard.signals import far, fresh_targeted, serial_of
 from parcelguard.reveal.guard.stepup import StepUp, WorkflowSupervisor, workflow_link
 
 FOREIGN_REASONS = frozenset({"foreign_waybill", "malformed_waybill"})
@@ -82,24 +89,38 @@ class Guard:
         contained = {
             item.request.actor for item in items if item.facts is not None and item.facts.contained
         }
-        signals = [self._signals(item) for item in items]
+        signals = [self._signals(item, stamp) for item in items]
+        serials, asked = self._serials(items, contained)
         try:
             fresh_networks = self._new_networks(items, stamp)
-            before = self.counters.observe(self._increments(items, signals, contained), stamp)
+            increments = self._increments(items, signals, contained)
+            before = self.counters.record(increments, asked, stamp)
         except GuardStateUnavailable:
             return [self._unavailable(item) for item in items], []
-        running: dict[str, Counts] = {actor: dict(counts) for actor, counts in before.items()}
+        running: dict[str, Counts] = {
+            actor: dict(counts) for actor, counts in before.counts.items()
+        }
+        runs: dict[str, Run | None] = dict(before.runs)
         outcomes: list[GuardOutcome] = []
         made: list[Containment] = []
-        for item, observed, new_network in zip(items, signals, fresh_networks, strict=True):
+        for item, observed, new_network, serial in zip(
+            items, signals, fresh_networks, serials, strict=True
+        ):
             actor = item.request.actor
+            if serial is not None and actor not in contained:
+                runs[actor] = advance(runs.get(actor), serial, stamp)
             if actor in contained:
                 outcomes.append(GuardOutcome(CONTAIN, (), "guard_contained"))
                 continue
             if observed is None:  # nothing established about this request: not the guard's
                 outcomes.append(GuardOutcome(None))
                 continue
-            signal = replace(observed, new_network=True) if new_network else observed
+            run = runs.get(actor)
+            signal = replace(
+                observed,
+                new_network=new_network,
+                run=run.length if serial is not None and run is not None else 0,
+            )
             counts = running.setdefault(actor, {})
             for kind in signal.kinds():
                 values = counts.get(kind, (0,) * len(self.config.windows))
@@ -125,22 +146,46 @@ class Guard:
                 outcomes.append(GuardOutcome(verdict.action, verdict.reasons))
         return outcomes, made
 
-    def _signals(self, item: GuardItem) -> Signals | None:
-        facts, _request = item.facts, item.request
+    def _signals(self, item: GuardItem, now: int) -> Signals | None:
+        facts = item.facts
         foreign = item.deny_reason in FOREIGN_REASONS
         if facts is None and not foreign:
             return None
         sensitive = item.form in ("plaintext", "virtual_number")
+        fresh = self.config.fresh_hours * 3_600
         return Signals(
             role=facts.role if facts else "",
-            site_kind="",
+            site_kind=facts.site_kind if facts else "",
             sensitive=sensitive,
             plaintext=item.form == "plaintext",
             linked=workflow_link(facts) if facts else False,
             denied=item.form is None,
             foreign=foreign,
             new_network=False,
+            remote=far(facts) if facts else False,
+            fresh_targeted=fresh_targeted(facts, now, fresh) if facts else False,
         )
+
+    @staticmethod
+    def _serials(
+        items: Sequence[GuardItem], contained: set[str]
+    ) -> tuple[list[int | None], dict[str, list[int]]]:
+        """Each item's waybill serial (None when not followed), and per actor in batch order.
+
+        Only our own waybills (facts established) are followed: a sheet's order is in the
+        numbers the carrier issued; other carriers' numbers have their own signal.
+        """
+        serials = [
+            serial_of(item.request.waybill_no)
+            if item.facts is not None and item.request.actor not in contained
+            else None
+            for item in items
+        ]
+        asked: dict[str, list[int]] = {}
+        for item, serial in zip(items, serials, strict=True):
+            if serial is not None:
+                asked.setdefault(item.request.actor, []).append(serial)
+        return serials, asked
 
     def _increments(
         self,
