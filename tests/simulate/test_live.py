@@ -17,10 +17,17 @@ from typer.testing import CliRunner
 
 from parcelguard.admin.initialise import LEGACY_POLICY_DIR
 from parcelguard.cli import app
+from parcelguard.core.errors import BadInput
 from parcelguard.reveal.engine import CedarRequest, PolicyEngine
 from parcelguard.reveal.facts import RevealRequest
 from parcelguard.reveal.service import RevealDecision
-from parcelguard.simulate.live import run_live, simulate_for_live
+from parcelguard.simulate.live import (
+    SCRATCH_BYTES_PER_WAYBILL,
+    run_live,
+    run_live_regimes,
+    scratch_root,
+    simulate_for_live,
+)
 from parcelguard.simulate.live_insiders import Insider, variants
 from parcelguard.simulate.live_report import (
     InsiderFigures,
@@ -213,6 +220,43 @@ def test_the_guarded_revealer_takes_few(guarded: LiveReport, legacy: LiveReport)
     assert figures["legit_reveals"] == legacy.as_dict()["legit_reveals"] > 1_000
     assert float(figures["legit_allowed_share"]) > 0.8  # type: ignore[arg-type]
     assert figures["employee_days"] == CONFIG.employees * CONFIG.days
+
+
+def test_both_regimes_at_once_decide_what_each_run_alone_decides(legacy: LiveReport) -> None:
+    # The legacy run goes to a child process that simulates the world again from the seed:
+    # it must be the same world and the same decisions as the legacy run made here.
+    runs = run_live_regimes(CONFIG, SCENARIOS, ["guarded", "legacy"], batch_seconds=BATCH)
+    assert list(runs) == ["guarded", "legacy"]
+    child = runs["legacy"]
+    assert child.regime == "legacy"
+    assert (child.waybills, child.employees) == (legacy.waybills, legacy.employees)
+    assert child.decisions == legacy.decisions
+    assert [f.records_obtained for f in child.insiders] == [
+        f.records_obtained for f in legacy.insiders
+    ]
+    assert runs["guarded"].regime == "guarded"
+
+
+def test_a_run_in_a_child_that_fails_is_named_as_bad_input() -> None:
+    # The run here is given a small world; the child simulates one from options it refuses.
+    small = WorldConfig(seed=11, days=2, employees=300, waybills_per_day=300)
+    tables = simulate_for_live(small, SCENARIOS)
+    refused = WorldConfig(seed=11, days=2, employees=12, waybills_per_day=300)
+    with pytest.raises(BadInput, match="--employees >= 100"):
+        run_live_regimes(refused, SCENARIOS, ["legacy", "guarded"], tables=tables)
+
+
+def test_the_scratch_store_lives_in_memory_when_there_is_room(
+    legacy: LiveReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TMPDIR", raising=False)
+    if scratch_root(legacy.waybills) is None:
+        pytest.skip("no room in /dev/shm on this machine")
+    assert legacy.scratch == "memory"
+    assert 0 < legacy.scratch_mib < SCRATCH_BYTES_PER_WAYBILL * legacy.waybills / 2**20
+    assert scratch_root(10**12) is None  # a world that cannot fit goes to the disk
+    monkeypatch.setenv("TMPDIR", "/tmp")
+    assert scratch_root(legacy.waybills) is None  # the operator's TMPDIR wins
 
 
 def test_a_virtual_number_rings_only_from_the_holders_device(guarded: LiveReport) -> None:

@@ -239,6 +239,10 @@ class LiveReport:
     replay_seconds: float
     wall_seconds: float
     vnum_demo: dict[str, object] | None
+    scratch: str = ""
+    """Where the scratch store lived: ``memory`` (/dev/shm) or ``disk``."""
+    scratch_mib: float = 0.0
+    """The scratch store's size at the end of the replay."""
 
     @property
     def employee_days(self) -> int:
@@ -267,6 +271,8 @@ class LiveReport:
             "wall_seconds": round(self.wall_seconds, 2),
             "decisions_per_second": self.decisions_per_second,
             "vnum_demo": self.vnum_demo,
+            "scratch": self.scratch,
+            "scratch_mib": round(self.scratch_mib, 1),
         }
 
 

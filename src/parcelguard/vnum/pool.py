@@ -356,30 +356,34 @@ class VirtualNumbers:
             candidates = self._candidates(conn, now, [*skipped, *chosen], need + extra)
             if not candidates:
                 return chosen  # the pool has nothing further
-            locked = (
-                conn.execute(
-                    sa.select(_P.number)
-                    .where(_P.number.in_(candidates), free)
-                    .order_by(*order)
-                    .limit(need)
-                    .with_for_update(skip_locked=True)
+            if conn.dialect.name == "sqlite":
+                # BEGIN IMMEDIATE already holds the only write lock, and the candidates were
+                # read under it in allocation order: they are this transaction's to take.
+                locked = candidates[:need]
+            else:
+                locked = list(
+                    conn.execute(
+                        sa.select(_P.number)
+                        .where(_P.number.in_(candidates), free)
+                        .order_by(*order)
+                        .limit(need)
+                        .with_for_update(skip_locked=True)
+                    )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
             if len(locked) < need:  # the rest of the candidates are held by concurrent binds
                 skipped.extend(n for n in candidates if n not in set(locked))
-            ends = (
-                dict(
-                    conn.execute(
-                        sa.select(_B.number, sa.func.max(_ENDED_AT))
-                        .where(_B.number.in_(locked))
-                        .group_by(_B.number)
-                    ).all()
+            ends = {
+                number: stored_moment(ended)
+                for number, ended in rows_by_keys(
+                    conn,
+                    "SELECT number, MAX(CASE WHEN released_at IS NOT NULL AND released_at < "
+                    "valid_until THEN released_at ELSE valid_until END) FROM vnum_bindings "
+                    "WHERE number IN ({keys}) GROUP BY number",
+                    locked,
                 )
-                if locked
-                else {}
-            )
+            }
             stale: list[tuple[str, datetime]] = []
             for number in locked:
                 last_end = ends.get(number)
@@ -403,15 +407,20 @@ class VirtualNumbers:
         pool of 200,000 before, bench/reveal.py).
         """
         found: list[str] = []
-        for condition, order in (
-            (_P.quarantined_until.is_(None), (_P.number.asc(),)),
-            (_P.quarantined_until <= now, (_P.quarantined_until.asc(), _P.number.asc())),
+        mark = marker(conn)
+        stamp = datetime_stamp(conn)(now)
+        avoid = f" AND number NOT IN ({', '.join([mark] * len(skipped))})" if skipped else ""
+        for condition, order, params in (
+            ("quarantined_until IS NULL", "number", ()),
+            (f"quarantined_until <= {mark}", "quarantined_until, number", (stamp,)),
         ):
-            query = sa.select(_P.number).where(condition)
-            if skipped:
-                query = query.where(_P.number.not_in(skipped))
             found.extend(
-                conn.execute(query.order_by(*order).limit(window - len(found))).scalars().all()
+                row[0]
+                for row in conn.exec_driver_sql(
+                    f"SELECT number FROM vnum_pool WHERE {condition}{avoid} "  # noqa: S608 (markers only)
+                    f"ORDER BY {order} LIMIT {mark}",
+                    (*params, *skipped, window - len(found)),
+                )
             )
             if len(found) >= window:
                 break
