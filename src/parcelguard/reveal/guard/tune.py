@@ -500,8 +500,8 @@ class Check:
 def check(history: History, config: GuardConfig) -> Check:
     """Apply ``config``'s quotas to ``history`` as the guard looks them up.
 
-    Each account's quota is ``config.quota(role, site_kind)`` with its home site's kind, the
-    lookup the guard makes once it knows the site kind (``role@kind``, else ``role``).
+    Each account's quota is ``config.quota(role, site_kind)`` with its home site's kind: the
+    guard's own lookup (``role@kind``, else ``role``).
     """
     counts = window_counts(history, config.windows)
     per_account = np.array(
