@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -48,37 +50,81 @@ def _utc(value: datetime | None) -> datetime | None:
 def _status_and_exceptions(
     scans: pa.Table,
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Each parcel's status and its exceptions, from its scans, in columns not rows.
+
+    Why vectorised: a month of a big carrier is tens of millions of scans, and a Python loop
+    over them (with a datetime object each) was most of the live simulation's set-up
+    (measured: 7.3 of 15 s for one day of 100,000 waybills).
+    """
+    if scans.num_rows == 0:
+        return [], []
     order = pc.sort_indices(scans, [("waybill_no", "ascending"), ("ts", "ascending")])
     ordered = scans.take(order)
-    numbers = ordered["waybill_no"].to_pylist()
-    stamps = [_utc(t) for t in ordered["ts"].to_pylist()]
-    where = ordered["site_id"].to_pylist()
-    kinds = ordered["kind"].to_pylist()
-    status: list[tuple[object, ...]] = []
-    exceptions: list[tuple[object, ...]] = []
+    numbers = ordered["waybill_no"].combine_chunks()
     n = len(numbers)
-    start = 0
-    while start < n:
-        end = start
-        while end < n and numbers[end] == numbers[start]:
-            end += 1
-        dispatched = delivered = None
-        open_at: list[tuple[str, datetime]] = []
-        for i in range(start, end):
-            kind, stamp = kinds[i], stamps[i]
-            if kind == "dispatch" and dispatched is None:
-                dispatched = stamp
-            elif kind == "deliver" and delivered is None:
-                delivered = stamp
-            if kind == "exception":
-                open_at.append((where[i], stamp))  # type: ignore[arg-type]
-            elif kind in ("deliver", "return") and open_at:
-                exceptions.extend((numbers[start], s, o, stamp) for s, o in open_at)
-                open_at = []
-        exceptions.extend((numbers[start], s, o, None) for s, o in open_at)
-        status.append((numbers[start], where[end - 1], stamps[end - 1], dispatched, delivered))
-        start = end
+    # Group boundaries: a row starts a group when its waybill differs from the row before.
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = pc.not_equal(numbers[1:], numbers[:-1]).to_numpy(zero_copy_only=False)
+    group = np.cumsum(starts) - 1
+    first_row = np.flatnonzero(starts)
+    last_row = np.append(first_row[1:] - 1, n - 1)
+    kinds = ordered["kind"].combine_chunks()
+    stamps = ordered["ts"].combine_chunks()
+
+    def first_of(kind: str) -> list[datetime | None]:
+        """Per group, the time of its first scan of ``kind``, or None."""
+        rows = np.flatnonzero(pc.equal(kinds, kind).to_numpy(zero_copy_only=False))
+        at = np.full(len(first_row), -1, dtype=np.int64)
+        keep = np.ones(len(rows), dtype=bool)
+        keep[1:] = group[rows[1:]] != group[rows[:-1]]  # the first such row of each group
+        at[group[rows[keep]]] = rows[keep]
+        times = _times(stamps, at[at >= 0])
+        found: list[datetime | None] = [None] * len(first_row)
+        for g, moment in zip(np.flatnonzero(at >= 0).tolist(), times, strict=True):
+            found[g] = moment
+        return found
+
+    dispatched, delivered = first_of("dispatch"), first_of("deliver")
+    status: list[tuple[object, ...]] = list(
+        zip(
+            numbers.take(pa.array(first_row)).to_pylist(),
+            ordered["site_id"].combine_chunks().take(pa.array(last_row)).to_pylist(),
+            _times(stamps, last_row),
+            dispatched,
+            delivered,
+            strict=True,
+        )
+    )
+    # An exception scan opens an exception at its site; the parcel's next deliver or return
+    # scan closes it (and every other exception open then); none: still open.
+    opened = np.flatnonzero(pc.equal(kinds, "exception").to_numpy(zero_copy_only=False))
+    if not len(opened):
+        return status, []
+    closing = np.flatnonzero(
+        pc.is_in(kinds, value_set=pa.array(["deliver", "return"])).to_numpy(zero_copy_only=False)
+    )
+    nxt = np.searchsorted(closing, opened, side="right")
+    has = nxt < len(closing)
+    closer = np.where(has, closing[np.minimum(nxt, max(len(closing) - 1, 0))], -1)
+    has &= (closer >= 0) & (group[np.maximum(closer, 0)] == group[opened])
+    closed_at: list[datetime | None] = [None] * len(opened)
+    for k, moment in zip(np.flatnonzero(has).tolist(), _times(stamps, closer[has]), strict=True):
+        closed_at[k] = moment
+    exceptions: list[tuple[object, ...]] = list(
+        zip(
+            numbers.take(pa.array(opened)).to_pylist(),
+            ordered["site_id"].combine_chunks().take(pa.array(opened)).to_pylist(),
+            _times(stamps, opened),
+            closed_at,
+            strict=True,
+        )
+    )
     return status, exceptions
+
+
+def _times(stamps: pa.Array, rows: npt.NDArray[np.int64]) -> list[datetime]:
+    """The scans' times at ``rows`` as aware UTC datetimes."""
+    return [_utc(t) for t in stamps.take(pa.array(rows, type=pa.int64())).to_pylist()]  # type: ignore[misc]
 
 
 def put_workflow(engine: sa.Engine, tables: dict[str, pa.Table]) -> dict[str, int]:
