@@ -63,3 +63,47 @@ def test_a_joiner_can_work_from_the_first_morning_of_her_hire_date(settings: Set
         registered = row.registered_at.replace(tzinfo=row.registered_at.tzinfo or UTC)
         first_morning = datetime.combine(joiners[row.employee_id], time(), CARRIER_TZ)
         assert registered == first_morning
+
+
+def test_an_exception_is_closed_by_the_parcels_next_delivery_or_return_only() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pyarrow as pa
+
+    from parcelguard.simulate.workflow import _status_and_exceptions
+
+    t0 = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    rows = [  # deliberately out of order: the scans are sorted by waybill and time
+        ("PG000000000002", 5, "S2", "deliver"),
+        ("PG000000000001", 0, "H1", "arrive"),
+        ("PG000000000001", 1, "S1", "exception"),
+        ("PG000000000001", 2, "S1", "exception"),
+        ("PG000000000001", 3, "S1", "dispatch"),
+        ("PG000000000001", 4, "S1", "return"),
+        ("PG000000000001", 6, "S1", "exception"),
+        ("PG000000000002", 1, "S2", "exception"),
+        ("PG000000000002", 3, "S2", "dispatch"),
+        ("PG000000000003", 2, "S3", "exception"),
+    ]
+    scans = pa.table(
+        {
+            "waybill_no": [r[0] for r in rows],
+            "ts": pa.array([t0 + timedelta(hours=r[1]) for r in rows], pa.timestamp("us", "UTC")),
+            "site_id": [r[2] for r in rows],
+            "kind": [r[3] for r in rows],
+        }
+    )
+    status, exceptions = _status_and_exceptions(scans)
+    at = {h: t0 + timedelta(hours=h) for h in range(7)}
+    assert status == [
+        ("PG000000000001", "S1", at[6], at[3], None),
+        ("PG000000000002", "S2", at[5], at[3], at[5]),
+        ("PG000000000003", "S3", at[2], None, None),
+    ]
+    assert exceptions == [
+        ("PG000000000001", "S1", at[1], at[4]),  # both closed by the return
+        ("PG000000000001", "S1", at[2], at[4]),
+        ("PG000000000001", "S1", at[6], None),  # after the return: still open
+        ("PG000000000002", "S2", at[1], at[5]),
+        ("PG000000000003", "S3", at[2], None),  # another parcel's delivery never closes it
+    ]
