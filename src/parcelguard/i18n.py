@@ -50,6 +50,8 @@ MESSAGES: Mapping[str, Mapping[Lang, str]] = {
 ERROR_GLOSSES_ZH: Mapping[str, str] = {
     "failure": "操作失败",
     "bad_input": "输入有误",
+    "no_folder": "不是事件表所在的文件夹",
+    "missing_table": "事件文件夹缺少必需的表",
     "bad_records": "批次中有错误记录，未写入任何数据",
     "store_unavailable": "数据库不可用",
     "guard_unavailable": "风控状态存储不可用（Redis 或数据库），不提供电话或明文",
