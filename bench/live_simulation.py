@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 
-from parcelguard.simulate.live import LIVE_REGIMES, run_live, simulate_for_live
+from parcelguard.simulate.live import LIVE_REGIMES, run_live, run_live_regimes, simulate_for_live
 from parcelguard.simulate.run import scenario_names
 from parcelguard.simulate.world import WorldConfig, default_peak
 
@@ -28,6 +28,9 @@ def main() -> None:
     parser.add_argument("--employees", type=int, default=800)
     parser.add_argument("--scenarios", default="all")
     parser.add_argument("--batch-seconds", type=int, default=60)
+    parser.add_argument(
+        "--no-both", dest="both", action="store_false", help="skip the side-by-side run"
+    )
     args = parser.parse_args()
     config = WorldConfig(
         seed=args.seed,
@@ -49,8 +52,13 @@ def main() -> None:
         f"{tables['accesses'].num_rows:,} accesses in {simulate_s:.2f} s"
     )
     figures: dict[str, float] = {"simulate_s": round(simulate_s, 2)}
+    sequential_s = 0.0
+    legacy_decisions = -1
     for regime in LIVE_REGIMES:
         report = run_live(config, names, regime, batch_seconds=args.batch_seconds, tables=tables)
+        sequential_s += report.wall_seconds
+        if regime == "legacy":
+            legacy_decisions = report.decisions
         taken = sum(f.records_obtained for f in report.insiders)
         print(
             f"{regime}: {report.decisions:,} decisions in {report.batches:,} batches, "
@@ -67,6 +75,21 @@ def main() -> None:
     figures["guarded_vs_legacy_decisions_per_s_ratio"] = round(
         figures["guarded_decisions_per_s"] / figures["legacy_decisions_per_s"], 3
     )
+    if args.both:
+        # `simulate live --regime both`: the two regimes side by side (the legacy one in its
+        # own process, simulating the world again), against the two runs one after the other.
+        began = time.perf_counter()
+        runs = run_live_regimes(
+            config, names, ["guarded", "legacy"], batch_seconds=args.batch_seconds, tables=tables
+        )
+        both_s = time.perf_counter() - began
+        same = runs["legacy"].decisions == legacy_decisions
+        print(
+            f"both side by side: {both_s:.1f} s wall, against {sequential_s:.1f} s one after "
+            f"the other; the child's legacy run made the same decisions: {same}"
+        )
+        figures["both_wall_s"] = round(both_s, 2)
+        figures["both_vs_sequential_ratio"] = round(both_s / sequential_s, 3)
     print(json.dumps(figures))
 
 
