@@ -1,7 +1,9 @@
 """The command line, driven in-process: JSON contract, exit codes, one-line errors."""
 
 import json
+import string
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -134,6 +136,44 @@ def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
     assert door["honest_allowed_ratio"] > 0.9  # type: ignore[index]
     clerk = next(i for i in door["insiders"] if i["requests"] > 100 and i["allowed"] == 0)  # type: ignore[index]
     assert clerk["denied"]["no_matching_policy"] > 100  # the list-driven lookups
+    case_told_twice(summary["case_twice"])  # type: ignore[arg-type]
+
+
+def case_told_twice(case: dict[str, Any]) -> None:
+    """Chapter 5: the same world live in both regimes, and the courier linked to the clerk."""
+    clerk = case["clerk"]
+    assert clerk["role"] == "warehouse_clerk"
+    # Legacy: thousands of records over weeks, as happened.
+    assert clerk["legacy_records"] >= 1_000
+    assert clerk["legacy_days"] >= 28
+    assert case["legacy_records_obtained"] > clerk["legacy_records"]  # the other accounts too
+    # Guarded: under the lowest criminal threshold, stopped by the door.
+    assert clerk["guarded_records_before_containment"] < 50
+    assert clerk["guarded_records"] < 50
+    if clerk["contained"]:
+        assert clerk["minutes_to_containment"] is not None
+        assert clerk["alert"]["reasons"]
+    else:  # the policies refused her list and she stopped (see docs/containment.md)
+        assert sum(clerk["guarded_denied_by_reason"].values()) == clerk["guarded_requests"]
+    assert case["guarded_records_obtained"] < 50 * len(case["insiders"])
+    assert case["guarded_honest_contained"] == 0
+    # The link: one courier holds her list, far beyond chance, from the whole list and from
+    # the handful the guarded door saw.
+    link = case["link"]
+    roles = {row["employee_id"]: row["role"] for row in case["insiders"]}
+    for regime in ("legacy", "guarded"):
+        finding = link[regime]
+        assert finding["named"] == [link["linked"]], regime
+        top = finding["ranked"][0]
+        assert top["share"] >= 0.9
+        assert top["lift"] >= 10
+    assert link["legacy"]["unknown"] > 0  # other carriers' numbers on her list
+    assert roles[link["harvester_truth"]] == "courier"
+    if not link["linked_is_harvester"]:
+        pytest.xfail(
+            "the jingzhou-2016 scenario labels a random courier of the sender's station as "
+            "the harvester, not the sender's pickup courier who holds the waybills"
+        )
 
 
 def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
@@ -141,6 +181,22 @@ def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
     assert result.exit_code == 0
     assert "数据保险库" in result.stdout
     assert "粉碎" in result.stdout
+    assert "第五章：同一个世界，荆州案讲两遍" in result.stdout
+    assert "旧体制：仓管员" in result.stdout
+    assert "关联（旧体制审计中的全部清单）：快递员" in result.stdout
+
+
+def test_every_demo_line_is_written_in_both_languages() -> None:
+    from parcelguard.cli.demo import TEXT
+
+    for key, text in TEXT.items():
+        assert set(text) == {"en", "zh"}, key
+        assert all(value.strip() for value in text.values()), key
+        fields = [
+            {name for _, name, _, _ in string.Formatter().parse(text[lang]) if name}
+            for lang in ("en", "zh")
+        ]
+        assert fields[0] == fields[1], key  # the same figures in both
 
 
 def test_every_command_names_a_bad_environment_variable(tmp_path: Path) -> None:

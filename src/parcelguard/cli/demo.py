@@ -3,11 +3,14 @@
 Each capability adds a chapter. Chapter 1 is the vault: a fresh store, a batch of synthetic
 waybills put in, what a row looks like at rest, and a day crypto-shredded. Chapter 2 is the
 simulated carrier in the legacy regime with the Jingzhou case inside, and what its insiders
-took.
+took. Chapter 3 is the audit log, chapter 4 the same case replayed through the one door.
+Chapter 5 tells the case twice on one world, live, in the legacy and the guarded regime, and
+links the courier whose parcels the clerk's list was to her.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -28,6 +31,7 @@ from parcelguard.vault import Vault, keystore
 
 if TYPE_CHECKING:
     from parcelguard.reveal.service import RevealDecision
+    from parcelguard.simulate.live_report import LiveReport
     from parcelguard.simulate.world import WorldConfig
     from parcelguard.vnum import VirtualNumbers
 
@@ -72,8 +76,8 @@ TEXT = {
         "zh": "4. 此库中演示日期已全部粉碎，没有可粉碎的日期。",
     },
     "end": {
-        "en": "Next chapter arrives with the online risk guard.",
-        "zh": "后续章节：在线风控。",
+        "en": "Next chapter arrives with the web console.",
+        "zh": "后续章节：网页控制台。",
     },
     "door_title": {
         "en": "Chapter 4: the same case through the one door (guarded regime)",
@@ -153,6 +157,88 @@ TEXT = {
         "zh": "   一周内内部人员共取得 {records:,} 条记录，仅 {denied:,} 次查询被拒绝（系统不认识的其他快递公司单号），"
         "其余每一次都像普通查询。",
     },
+    "case_title": {
+        "en": "Chapter 5: the Jingzhou case told twice, on the same world",
+        "zh": "第五章：同一个世界，荆州案讲两遍",
+    },
+    "case_world": {
+        "en": "   {days} days, {employees:,} employees, {waybills:,} waybills (seed {seed}); every "
+        "reveal through the real door in {slice}-second slices, once in the legacy regime and "
+        "once guarded, the insiders adapting to what the door answers…",
+        "zh": "   {days} 天，{employees:,} 名员工，{waybills:,} 个运单（种子 {seed}）；每次调阅都经过真实的调阅入口，"
+        "按 {slice} 秒一段推进，旧体制与受控体制各跑一遍，内部人员会根据系统的回应调整行为……",
+    },
+    "case_col_account": {"en": "account", "zh": "账号"},
+    "case_col_role": {"en": "role", "zh": "角色"},
+    "case_col_legacy": {"en": "legacy", "zh": "旧体制"},
+    "case_col_span": {"en": "over", "zh": "持续"},
+    "case_col_guarded": {"en": "guarded", "zh": "受控"},
+    "case_col_stopped": {"en": "stopped by", "zh": "如何被阻止"},
+    "case_days": {"en": "{days} days", "zh": "{days} 天"},
+    "case_contained": {
+        "en": "contained after {minutes:,.0f} min",
+        "zh": "{minutes:,.0f} 分钟后被封控",
+    },
+    "case_denied": {
+        "en": "{denied:,}/{requests:,} denied",
+        "zh": "拒绝 {denied:,}/{requests:,}",
+    },
+    "case_nothing": {"en": "-", "zh": "-"},
+    "case_legacy": {
+        "en": "   Legacy: the clerk {employee} took {records:,} records over {days} days "
+        "({first} → {last}); the case's accounts together took {total:,}.",
+        "zh": "   旧体制：仓管员 {employee} 在 {days} 天内（{first} → {last}）取得 {records:,} 条记录；"
+        "本案各账号合计 {total:,} 条。",
+    },
+    "case_guarded_contained": {
+        "en": "   Guarded: {employee} contained {minutes:,.0f} minutes after her first malicious "
+        "lookup, with {before:,} record(s) before containment; alert {alert}, signals: {reasons}.",
+        "zh": "   受控体制：{employee} 在第一次恶意查询后 {minutes:,.0f} 分钟被封控，封控前取得 {before:,} 条记录；"
+        "告警 {alert}，信号：{reasons}。",
+    },
+    "case_guarded_stopped": {
+        "en": "   Guarded: {employee} was never contained: the policies denied {denied:,} of her "
+        "{requests:,} requests ({reasons}) and she stopped, with {records:,} record(s).",
+        "zh": "   受控体制：{employee} 未被封控：策略拒绝了她 {requests:,} 次请求中的 {denied:,} 次（{reasons}），"
+        "她随即停手，取得 {records:,} 条记录。",
+    },
+    "case_alerts": {
+        "en": "   Alerts raised in the guarded run: {alerts}",
+        "zh": "   受控运行中产生的告警：{alerts}",
+    },
+    "case_link": {
+        "en": "   Linked ({source}): courier {holder} holds {held:,} of the {of:,} waybills she "
+        "asked for ({share:.0%}), {lift:,.0f}× what chance gives (p {p}).",
+        "zh": "   关联（{source}）：快递员 {holder} 持有她所查 {of:,} 个运单中的 {held:,} 个（{share:.0%}），"
+        "是随机情况的 {lift:,.0f} 倍（p {p}）。",
+    },
+    "case_nolink": {
+        "en": "   No courier links ({source}): {asked:,} numbers asked, {unknown:,} unknown; "
+        "top holder {top}.",
+        "zh": "   未发现关联（{source}）：所查 {asked:,} 个单号，{unknown:,} 个不存在；持有最多者 {top}。",
+    },
+    "case_source_legacy": {
+        "en": "her whole list, from the legacy audit",
+        "zh": "旧体制审计中的全部清单",
+    },
+    "case_source_guarded": {
+        "en": "the first {n:,} numbers of her list, what the guarded door saw",
+        "zh": "她清单上的前 {n:,} 个单号，即受控体制下系统所见",
+    },
+    "case_truth": {
+        "en": "   Ground truth (the world's labels): the harvester is {harvester}; the link names "
+        "{named}: {verdict}.",
+        "zh": "   真实情况（世界标签）：收集运单的快递员是 {harvester}；关联指向 {named}：{verdict}。",
+    },
+    "case_match": {"en": "the same courier", "zh": "同一人"},
+    "case_mismatch": {
+        "en": "another courier (the scenario's harvester does not hold these waybills)",
+        "zh": "另一名快递员（场景中的收集者并不持有这些运单）",
+    },
+    "case_time": {
+        "en": "   Both regimes ran in {seconds:.1f} s.",
+        "zh": "   两种体制共运行 {seconds:.1f} 秒。",
+    },
 }
 
 
@@ -231,6 +317,7 @@ def _story(console: Console, lang: str, settings: Settings, vault: Vault) -> dic
     result["simulation"], tables = _simulation_chapter(console, lang)
     result["audit"] = _audit_chapter(console, lang, settings, tables)
     result["reveal"] = _door_chapter(console, lang)
+    result["case_twice"] = _case_chapter(console, lang)
     say(console, "end", lang)
     return result
 
@@ -627,3 +714,327 @@ def _door_audit(
         "containments": len(contained),
         "contained": [c.employee_id for c in contained],
     }
+
+
+# -- chapter 5: the case told twice ------------------------------------------------------------
+
+CASE_SCENARIO = "jingzhou-2016"
+CASE_SEED = 2016
+CASE_DAYS = 35
+CASE_EMPLOYEES = 100
+CASE_WAYBILLS_PER_DAY = 1_000
+"""A month and a bit, as in the case, in the smallest world the scenario fits: the bulk
+collectibles sender still ships enough for over a thousand distinct records in five weeks."""
+CASE_SLICE_SECONDS = 600
+"""Ten-minute slices, the guard's shortest window (so containment is timed to it): a month of
+one-minute slices is several times the batches, and the chapter must stay short."""
+UNEXPLAINED = ("legacy_lookup", "unknown_waybill")
+"""Audit reasons of a lookup no workflow relation explains: allowed only by the legacy
+nationwide right, or a number that is no waybill of ours."""
+
+
+class _AlertTap(logging.Handler):
+    """The security team's channel: the guard's default notifier writes each containment's
+    alert (account, alert id, signals) to the ``parcelguard.guard`` logger. A live run's store
+    is scratch and gone when it returns, so the chapter reads the alerts where the team would."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.alerts: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 3 and record.msg.startswith("contained"):
+            employee, alert, reasons = (str(a) for a in args)
+            self.alerts.append(
+                {
+                    "employee_id": employee,
+                    "alert_id": alert,
+                    "reasons": [r for r in reasons.split(", ") if r],
+                }
+            )
+
+
+def _case_run(
+    config: WorldConfig, tables: dict[str, pa.Table], regime: str
+) -> tuple[LiveReport, list[dict[str, object]]]:
+    """One regime's live run (in a worker process) and the alerts it raised."""
+    from parcelguard.simulate.live import run_live
+
+    tap = _AlertTap()
+    guard_log = logging.getLogger("parcelguard.guard")
+    guard_log.addHandler(tap)
+    try:
+        report = run_live(
+            config, [CASE_SCENARIO], regime, batch_seconds=CASE_SLICE_SECONDS, tables=tables
+        )
+    finally:
+        guard_log.removeHandler(tap)
+    return report, tap.alerts
+
+
+def _case_chapter(console: Console, lang: str) -> dict[str, object]:
+    """The same world live in both regimes, side by side, and the harvester linked."""
+    import multiprocessing
+    import time as clock
+    from concurrent.futures import ProcessPoolExecutor
+
+    from parcelguard.simulate.live import simulate_for_live
+    from parcelguard.simulate.world import WorldConfig
+
+    console.print(Panel(TEXT["case_title"][lang], style="bold"))
+    started = clock.perf_counter()
+    config = WorldConfig(
+        seed=CASE_SEED,
+        days=CASE_DAYS,
+        employees=CASE_EMPLOYEES,
+        waybills_per_day=CASE_WAYBILLS_PER_DAY,
+    )
+    tables = simulate_for_live(config, [CASE_SCENARIO])
+    say(
+        console,
+        "case_world",
+        lang,
+        days=config.days,
+        employees=tables["employees"].num_rows,
+        waybills=tables["waybills"].num_rows,
+        seed=config.seed,
+        slice=CASE_SLICE_SECONDS,
+    )
+    # The regimes share nothing but the world: run them side by side on the two cores.
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = {r: pool.submit(_case_run, config, tables, r) for r in ("legacy", "guarded")}
+        (legacy, _), (guarded, alerts) = runs["legacy"].result(), runs["guarded"].result()
+    seconds = clock.perf_counter() - started
+    result = _case_report(console, lang, tables, legacy, guarded, alerts)
+    say(console, "case_time", lang, seconds=seconds)
+    result["world"] = {
+        "seed": config.seed,
+        "days": config.days,
+        "employees": legacy.employees,
+        "waybills": legacy.waybills,
+        "slice_seconds": CASE_SLICE_SECONDS,
+    }
+    result["seconds"] = round(seconds, 1)
+    result["runs"] = {
+        report.regime: {
+            "setup_seconds": round(report.setup_seconds, 1),
+            "replay_seconds": round(report.replay_seconds, 1),
+            "decisions": report.decisions,
+            "batches": report.batches,
+        }
+        for report in (legacy, guarded)
+    }
+    return result
+
+
+def _case_report(
+    console: Console,
+    lang: str,
+    tables: dict[str, pa.Table],
+    legacy: LiveReport,
+    guarded: LiveReport,
+    alerts: list[dict[str, object]],
+) -> dict[str, object]:
+    def t(key: str, **values: object) -> str:
+        return _text(lang, key, **values)
+
+    windows = {row["employee_id"]: row for row in tables["labels"].to_pylist()}
+    guarded_of = {f.employee_id: f for f in guarded.insiders}
+    alert_of = {str(a["employee_id"]): a for a in alerts}
+    table = Table(box=None, padding=(0, 2))
+    for key in ("account", "role", "legacy", "span", "guarded", "stopped"):
+        table.add_column(
+            t(f"case_col_{key}"), justify="left" if key in ("role", "stopped") else "right"
+        )
+    rows: list[dict[str, object]] = []
+    for before in legacy.insiders:
+        after = guarded_of[before.employee_id]
+        window = windows[before.employee_id]
+        days = (window["ended_at"].date() - window["started_at"].date()).days + 1
+        if after.contained_at is not None:
+            stopped = t("case_contained", minutes=after.minutes_to_containment)
+        elif after.denied:
+            stopped = t("case_denied", denied=after.denied, requests=after.requests)
+        else:
+            stopped = t("case_nothing")
+        table.add_row(
+            before.employee_id,
+            before.role,
+            f"{before.records_obtained:,}",
+            t("case_days", days=days),
+            f"{after.records_before_containment:,}",
+            stopped,
+        )
+        rows.append(
+            {
+                "employee_id": before.employee_id,
+                "role": before.role,
+                "legacy_records": before.records_obtained,
+                "legacy_days": days,
+                "guarded": after.as_dict(),
+                "alert": alert_of.get(before.employee_id),
+            }
+        )
+    console.print(table)
+    clerk = max(legacy.insiders, key=lambda f: f.records_obtained)
+    window = windows[clerk.employee_id]
+    clerk_days = (window["ended_at"].date() - window["started_at"].date()).days + 1
+    say(
+        console,
+        "case_legacy",
+        lang,
+        employee=clerk.employee_id,
+        records=clerk.records_obtained,
+        days=clerk_days,
+        first=f"{window['started_at']:%m-%d}",
+        last=f"{window['ended_at']:%m-%d}",
+        total=sum(f.records_obtained for f in legacy.insiders),
+    )
+    theirs = guarded_of[clerk.employee_id]
+    alert = alert_of.get(clerk.employee_id)
+    if theirs.contained_at is not None and alert is not None:
+        reasons = cast(list[str], alert["reasons"])
+        say(
+            console,
+            "case_guarded_contained",
+            lang,
+            employee=clerk.employee_id,
+            minutes=theirs.minutes_to_containment,
+            before=theirs.records_before_containment,
+            alert=alert["alert_id"],
+            reasons=", ".join(reasons) or "-",
+        )
+    else:
+        say(
+            console,
+            "case_guarded_stopped",
+            lang,
+            employee=clerk.employee_id,
+            denied=theirs.denied,
+            requests=theirs.requests,
+            reasons=", ".join(f"{r} x{n}" for r, n in theirs.denied_by_reason.items()) or "-",
+            records=theirs.records_obtained,
+        )
+    if alerts:
+        shown = "; ".join(
+            f"{a['employee_id']} {a['alert_id']} ({', '.join(cast(list[str], a['reasons']))})"
+            for a in alerts
+        )
+        say(console, "case_alerts", lang, alerts=shown)
+    link = _case_link(console, lang, tables, clerk.employee_id, theirs.requests)
+    return {
+        "insiders": rows,
+        "clerk": {
+            "employee_id": clerk.employee_id,
+            "role": clerk.role,
+            "legacy_records": clerk.records_obtained,
+            "legacy_days": clerk_days,
+            "guarded_records": theirs.records_obtained,
+            "guarded_records_before_containment": theirs.records_before_containment,
+            "guarded_requests": theirs.requests,
+            "guarded_denied_by_reason": theirs.denied_by_reason,
+            "contained": theirs.contained_at is not None,
+            "minutes_to_containment": theirs.minutes_to_containment,
+            "alert": alert,
+        },
+        "alerts": alerts,
+        "legacy_records_obtained": sum(f.records_obtained for f in legacy.insiders),
+        "guarded_records_obtained": sum(f.records_obtained for f in guarded.insiders),
+        "guarded_legit_allowed_share": guarded.honest.as_dict(guarded.employee_days)[
+            "legit_allowed_share"
+        ],
+        "guarded_honest_contained": len(guarded.honest.contained),
+        "link": link,
+    }
+
+
+def _case_link(
+    console: Console, lang: str, tables: dict[str, pa.Table], clerk: str, sent: int
+) -> dict[str, object]:
+    """Who holds the clerk's list: from her whole list (what the legacy audit holds) and from
+    its first ``sent`` numbers (as many as she sent the guarded door, retries included)."""
+    import pyarrow.compute as pc
+
+    from parcelguard.detect.holders import holdings_from_tables, link_holders
+
+    a = tables["accesses"]
+    mine = a.filter(
+        pc.and_(
+            pc.equal(a["employee_id"], clerk),
+            pc.is_in(a["reason"], value_set=pa.array(UNEXPLAINED)),
+        )
+    )
+    mine = mine.take(pc.sort_indices(mine, [("ts", "ascending"), ("event_id", "ascending")]))
+    asked = [w for w in mine["waybill_no"].to_pylist() if w]
+    holdings = holdings_from_tables(tables, set(asked))
+    findings = {
+        "legacy": (link_holders(clerk, asked, holdings), _text(lang, "case_source_legacy")),
+        "guarded": (
+            link_holders(clerk, asked[:sent], holdings),
+            _text(lang, "case_source_guarded", n=min(sent, len(asked))),
+        ),
+    }
+    out: dict[str, object] = {}
+    for name, (finding, source) in findings.items():
+        named = finding.named
+        if named:
+            top = named[0]
+            say(
+                console,
+                "case_link",
+                lang,
+                source=source,
+                holder=top.holder_id,
+                held=top.held,
+                of=top.of,
+                share=top.share,
+                lift=top.lift,
+                p=_p_text(top.p_value),
+            )
+        else:
+            say(
+                console,
+                "case_nolink",
+                lang,
+                source=source,
+                asked=finding.asked,
+                unknown=finding.unknown,
+                top=finding.ranked[0].holder_id if finding.ranked else "-",
+            )
+        out[name] = finding.as_dict()
+    staff = tables["employees"]
+    role = dict(zip(staff["employee_id"].to_pylist(), staff["role"].to_pylist(), strict=True))
+    harvester = next(
+        (
+            e
+            for e in (r["employee_id"] for r in tables["labels"].to_pylist())
+            if role[e] == "courier"
+        ),
+        None,
+    )
+    legacy_named = [link.holder_id for link in findings["legacy"][0].named]
+    linked = legacy_named[0] if legacy_named else None
+    if harvester is not None:
+        verdict = "case_match" if linked == harvester else "case_mismatch"
+        say(
+            console,
+            "case_truth",
+            lang,
+            harvester=harvester,
+            named=linked or "-",
+            verdict=TEXT[verdict].get(lang, TEXT[verdict]["en"]),
+        )
+    out["harvester_truth"] = harvester
+    out["linked"] = linked
+    out["linked_is_harvester"] = linked is not None and linked == harvester
+    return out
+
+
+def _text(lang: str, key: str, **values: object) -> str:
+    return TEXT[key].get(lang, TEXT[key]["en"]).format(**values)
+
+
+def _p_text(p: float) -> str:
+    """A tail below the smallest double reads as a bound, not as an impossible zero."""
+    return "< 1e-300" if p == 0.0 else f"≈ {p:.1e}"
