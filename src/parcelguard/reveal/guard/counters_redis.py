@@ -87,6 +87,8 @@ local function bad(key) return redis.error_reply('not a guard counts hash: ' .. 
 
 -- per kind, the sum of the fields (sign +1 or -1) of buckets in (lo, hi]
 local function moved(hkey, zkey, lo, hi, into, sign)
+  -- buckets start on whole minutes: none can lie between two cut-offs in the same minute
+  if hi ~= '+inf' and math.floor(hi / 60) == math.floor(lo / 60) then return true end
   local fields = redis.call('ZRANGEBYSCORE', zkey, '(' .. lo, hi)
   if #fields == 0 then return true end
   local values = redis.call('HMGET', hkey, unpack(fields))
@@ -142,7 +144,10 @@ for i = 1, #KEYS, 3 do
     end
     if not ok then return bad(hkey) end
   end
-  local stale = redis.call('ZRANGEBYSCORE', zkey, '-inf', oldest)
+  local stale = {}
+  if front[nw] == nil or math.floor(oldest / 60) ~= math.floor(front[nw] / 60) then
+    stale = redis.call('ZRANGEBYSCORE', zkey, '-inf', oldest)
+  end
   -- the answer: before this call's increments
   local out, kinds = {}, {}
   for kind, _ in pairs(totals[nw]) do kinds[#kinds + 1] = kind end
