@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from parcelguard.core.clock import carrier_day
 from parcelguard.events.schema import ROLES
 from parcelguard.storage.bulk import datetime_stamp, marker
 
@@ -196,7 +197,7 @@ def gather_many(
             conn,
             "SELECT e.employee_id, e.role, e.site_id, e.left_on, EXISTS (SELECT 1 FROM "
             "guard_containments g WHERE g.employee_id = e.employee_id AND g.released_at IS NULL), "
-            "s.kind, s.adcode FROM employees e LEFT JOIN sites s ON s.site_id = e.site_id "
+            "s.kind, s.adcode, e.hired_on FROM employees e LEFT JOIN sites s ON s.site_id = e.site_id "
             "WHERE e.employee_id IN ({keys})",
             actors,
         )
@@ -281,7 +282,7 @@ def gather_many(
         )
     }
     now_s = int(now.timestamp())
-    today = now.date()
+    today = carrier_day(now)  # employment dates are the carrier's (Beijing) calendar days
     result: list[Facts | Unestablished] = []
     for request in requests:
         actor = people.get(request.actor)
@@ -299,12 +300,13 @@ def gather_many(
             held = assigned.get((request.waybill_no, request.actor))
             case = cases.get((request.case_id, request.waybill_no)) if request.case_id else None
             device_kind = registered.get((request.device_id, request.actor))
-            left_on = _day(actor[3])
+            left_on, hired_on = _day(actor[3]), _day(actor[7])
             result.append(
                 Facts(
                     role=actor[1],
                     site=actor[2],
-                    active=left_on is None or left_on >= today,
+                    active=(left_on is None or left_on >= today)
+                    and (hired_on is None or hired_on <= today),
                     device_registered=device_kind is not None,
                     device_kind=device_kind or "",
                     dest_site=waybill[1],
