@@ -150,30 +150,25 @@ def case_told_twice(case: dict[str, Any]) -> None:
     # Guarded: under the lowest criminal threshold, stopped by the door.
     assert clerk["guarded_records_before_containment"] < 50
     assert clerk["guarded_records"] < 50
-    if clerk["contained"]:
-        assert clerk["minutes_to_containment"] is not None
-        assert clerk["alert"]["reasons"]
-    else:  # the policies refused her list and she stopped (see docs/containment.md)
-        assert sum(clerk["guarded_denied_by_reason"].values()) == clerk["guarded_requests"]
+    assert clerk["contained"] is True  # after a handful of refused lookups, with the alert
+    assert clerk["minutes_to_containment"] is not None
+    assert clerk["guarded_requests"] < 50
+    assert clerk["alert"]["reasons"]
     assert case["guarded_records_obtained"] < 50 * len(case["insiders"])
     assert case["guarded_honest_contained"] == 0
     # The link: one courier holds her list, far beyond chance, from the whole list and from
     # the handful the guarded door saw.
     link = case["link"]
     roles = {row["employee_id"]: row["role"] for row in case["insiders"]}
-    for regime in ("legacy", "guarded"):
-        finding = link[regime]
-        assert finding["named"] == [link["linked"]], regime
-        top = finding["ranked"][0]
+    assert link["legacy"]["named"] == [link["linked"]]
+    for regime in ("legacy", "guarded"):  # the handful the guarded door saw is a lead
+        top = link[regime]["ranked"][0]
+        assert top["holder_id"] == link["linked"], regime
         assert top["share"] >= 0.9
         assert top["lift"] >= 10
     assert link["legacy"]["unknown"] > 0  # other carriers' numbers on her list
     assert roles[link["harvester_truth"]] == "courier"
-    if not link["linked_is_harvester"]:
-        pytest.xfail(
-            "the jingzhou-2016 scenario labels a random courier of the sender's station as "
-            "the harvester, not the sender's pickup courier who holds the waybills"
-        )
+    assert link["linked_is_harvester"] is True  # the courier who holds the seller's waybills
 
 
 def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:

@@ -158,6 +158,51 @@ def test_if_the_audit_log_cannot_be_written_nothing_is_revealed(world: World) ->
     full_log.engine.dispose()
 
 
+def test_a_batch_that_cannot_be_written_whole_leaves_nothing_behind(world: World) -> None:
+    # One transaction a batch: guard windows, bindings and audit entries commit together or
+    # not at all, so a full store neither reveals nor half-writes.
+    if world.engine.dialect.name != "sqlite":
+        pytest.skip("the size-limited store is an SQLite file")
+    from parcelguard.audit.log import AuditLog
+    from parcelguard.reveal.guard import Containments, Guard
+    from parcelguard.reveal.guard.counters_store import StoreCounters
+    from parcelguard.storage.schema import audit_entries, guard_counts, vnum_bindings
+
+    engine = world.engine
+    guard = Guard(StoreCounters(engine, flushed_by_a_later_commit=True), Containments(engine))
+    service = world.service(audit_append=AuditLog(engine).append, guard=guard,
+                            one_transaction=True)  # fmt: skip
+    ok = service.reveal(RevealRequest("C1", world.waybills[0].waybill_no, "phone", "delivery",
+                                      "D-C1"))  # fmt: skip
+    assert ok.form == "virtual_number"
+
+    def rows() -> tuple[int, ...]:
+        with engine.connect() as conn:
+            return tuple(
+                int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+                for t in (audit_entries, guard_counts, vnum_bindings)
+            )
+
+    before = rows()
+
+    @sa.event.listens_for(engine, "connect")
+    def _limit(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+    engine.dispose()  # new connections get the limit
+    requests = [
+        RevealRequest("C1", world.waybills[0].waybill_no, "phone", "delivery", "D-C1"),
+        RevealRequest("C1", world.waybills[0].waybill_no, "address", "delivery", "D-C1"),
+    ] * 400  # enough entries to need a new page
+    decisions = service.reveal_batch(requests)
+    assert {d.reason for d in decisions} == {"audit_unavailable"}
+    assert all(d.value is None and not d.allowed for d in decisions)
+    sa.event.remove(engine, "connect", _limit)
+    engine.dispose()
+    assert rows() == before
+
+
 def test_a_batch_decides_exactly_as_the_same_requests_one_by_one(world: World) -> None:
     wb = [w.waybill_no for w in world.waybills]
     requests = [

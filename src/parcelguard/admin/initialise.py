@@ -123,6 +123,8 @@ def open_reveal_service(
         labels=LabelTokens(label_key(settings, create=False)),
         same_store=True,  # the audit log and the virtual numbers share the store
         guard=None if regime == "legacy" else open_guard(settings, engine),
+        # The log's own append runs in the caller's thread: a batch commits once.
+        one_transaction=audit_append is None,
     )
 
 

@@ -10,8 +10,8 @@ links the courier whose parcels the clerk's list was to her.
 
 from __future__ import annotations
 
-import logging
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -217,13 +217,19 @@ TEXT = {
         "top holder {top}.",
         "zh": "   未发现关联（{source}）：所查 {asked:,} 个单号，{unknown:,} 个不存在；持有最多者 {top}。",
     },
+    "case_lead": {
+        "en": "   A lead, too few to name on its own ({source}): {held} of {of} known numbers "
+        "are held by courier {holder} ({lift:.0f}x chance, p = {p}); her whole list settles it.",
+        "zh": "   线索，数量尚不足以单独认定（{source}）：已知单号中 {held}/{of} 由快递员 {holder} "
+        "持有（为随机的 {lift:.0f} 倍，p = {p}）；她的完整清单可以定论。",
+    },
     "case_source_legacy": {
         "en": "her whole list, from the legacy audit",
         "zh": "旧体制审计中的全部清单",
     },
     "case_source_guarded": {
-        "en": "the first {n:,} numbers of her list, what the guarded door saw",
-        "zh": "她清单上的前 {n:,} 个单号，即受控体制下系统所见",
+        "en": "the {n:,} numbers she sent the guarded door before it stopped her",
+        "zh": "受控体制下她在被拦下之前提交的 {n:,} 个单号",
     },
     "case_truth": {
         "en": "   Ground truth (the world's labels): the harvester is {harvester}; the link names "
@@ -733,44 +739,13 @@ UNEXPLAINED = ("legacy_lookup", "unknown_waybill")
 nationwide right, or a number that is no waybill of ours."""
 
 
-class _AlertTap(logging.Handler):
-    """The security team's channel: the guard's default notifier writes each containment's
-    alert (account, alert id, signals) to the ``parcelguard.guard`` logger. A live run's store
-    is scratch and gone when it returns, so the chapter reads the alerts where the team would."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.alerts: list[dict[str, object]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 3 and record.msg.startswith("contained"):
-            employee, alert, reasons = (str(a) for a in args)
-            self.alerts.append(
-                {
-                    "employee_id": employee,
-                    "alert_id": alert,
-                    "reasons": [r for r in reasons.split(", ") if r],
-                }
-            )
-
-
-def _case_run(
-    config: WorldConfig, tables: dict[str, pa.Table], regime: str
-) -> tuple[LiveReport, list[dict[str, object]]]:
-    """One regime's live run (in a worker process) and the alerts it raised."""
+def _case_run(config: WorldConfig, tables: dict[str, pa.Table], regime: str) -> LiveReport:
+    """One regime's live run (in a worker process); its report keeps the guard's alerts."""
     from parcelguard.simulate.live import run_live
 
-    tap = _AlertTap()
-    guard_log = logging.getLogger("parcelguard.guard")
-    guard_log.addHandler(tap)
-    try:
-        report = run_live(
-            config, [CASE_SCENARIO], regime, batch_seconds=CASE_SLICE_SECONDS, tables=tables
-        )
-    finally:
-        guard_log.removeHandler(tap)
-    return report, tap.alerts
+    return run_live(
+        config, [CASE_SCENARIO], regime, batch_seconds=CASE_SLICE_SECONDS, tables=tables
+    )
 
 
 def _case_chapter(console: Console, lang: str) -> dict[str, object]:
@@ -804,7 +779,10 @@ def _case_chapter(console: Console, lang: str) -> dict[str, object]:
     # The regimes share nothing but the world: run them side by side on the two cores.
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = {r: pool.submit(_case_run, config, tables, r) for r in ("legacy", "guarded")}
-        (legacy, _), (guarded, alerts) = runs["legacy"].result(), runs["guarded"].result()
+        legacy, guarded = runs["legacy"].result(), runs["guarded"].result()
+    alerts: list[dict[str, object]] = [
+        {k: c[k] for k in ("employee_id", "alert_id", "reasons")} for c in guarded.containments
+    ]
     seconds = clock.perf_counter() - started
     result = _case_report(console, lang, tables, legacy, guarded, alerts)
     say(console, "case_time", lang, seconds=seconds)
@@ -922,7 +900,7 @@ def _case_report(
             for a in alerts
         )
         say(console, "case_alerts", lang, alerts=shown)
-    link = _case_link(console, lang, tables, clerk.employee_id, theirs.requests)
+    link = _case_link(console, lang, tables, clerk.employee_id, theirs.asked)
     return {
         "insiders": rows,
         "clerk": {
@@ -950,10 +928,10 @@ def _case_report(
 
 
 def _case_link(
-    console: Console, lang: str, tables: dict[str, pa.Table], clerk: str, sent: int
+    console: Console, lang: str, tables: dict[str, pa.Table], clerk: str, sent: Sequence[str]
 ) -> dict[str, object]:
     """Who holds the clerk's list: from her whole list (what the legacy audit holds) and from
-    its first ``sent`` numbers (as many as she sent the guarded door, retries included)."""
+    the numbers she sent the guarded door before it stopped her."""
     import pyarrow.compute as pc
 
     from parcelguard.detect.holders import holdings_from_tables, link_holders
@@ -967,12 +945,13 @@ def _case_link(
     )
     mine = mine.take(pc.sort_indices(mine, [("ts", "ascending"), ("event_id", "ascending")]))
     asked = [w for w in mine["waybill_no"].to_pylist() if w]
-    holdings = holdings_from_tables(tables, set(asked))
+    seen = list(dict.fromkeys(w for w in sent if w))  # retries ask for the same numbers
+    holdings = holdings_from_tables(tables, set(asked) | set(seen))
     findings = {
         "legacy": (link_holders(clerk, asked, holdings), _text(lang, "case_source_legacy")),
         "guarded": (
-            link_holders(clerk, asked[:sent], holdings),
-            _text(lang, "case_source_guarded", n=min(sent, len(asked))),
+            link_holders(clerk, seen, holdings),
+            _text(lang, "case_source_guarded", n=len(seen)),
         ),
     }
     out: dict[str, object] = {}
@@ -991,6 +970,19 @@ def _case_link(
                 share=top.share,
                 lift=top.lift,
                 p=_p_text(top.p_value),
+            )
+        elif finding.ranked and finding.ranked[0].share >= 0.5:
+            lead = finding.ranked[0]
+            say(
+                console,
+                "case_lead",
+                lang,
+                source=source,
+                holder=lead.holder_id,
+                held=lead.held,
+                of=lead.of,
+                lift=lead.lift,
+                p=_p_text(lead.p_value),
             )
         else:
             say(

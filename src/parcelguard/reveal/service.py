@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
 from parcelguard.audit.entry import AuditEntry
 from parcelguard.core.errors import ParcelGuardError, StoreUnavailable
@@ -38,6 +39,7 @@ from parcelguard.reveal.guard.audit import containment_entry
 from parcelguard.reveal.guard.containments import Containment
 from parcelguard.reveal.guard.guard import Guard, GuardItem, GuardOutcome
 from parcelguard.reveal.reasons import REASONS, reason_text
+from parcelguard.storage import one_write_transaction
 from parcelguard.storage.schema import data_keys, waybills
 from parcelguard.vault import _decrypt
 from parcelguard.vault.fields import Field
@@ -142,7 +144,12 @@ class RevealService:
         labels: LabelTokens | None = None,
         same_store: bool = False,
         guard: Guard | None = None,
+        one_transaction: bool = False,
     ) -> None:
+        """``one_transaction``: the audit append writes to ``engine`` in the calling thread
+        (the log's own append, not a group committer in another thread), so a batch's
+        guard windows, containments, bindings and audit entries can share one transaction;
+        see :func:`parcelguard.storage.one_write_transaction`."""
         self.engine = engine
         self.policies = policies
         self._keys = keys
@@ -153,6 +160,7 @@ class RevealService:
         self._labels = labels
         self._same_store = same_store
         self.guard = guard
+        self._one_transaction = one_transaction
 
     def reveal(self, request: RevealRequest) -> RevealDecision:
         return self.reveal_batch([request])[0]
@@ -237,7 +245,29 @@ class RevealService:
         return staged
 
     def _finish(self, staged: _Staged, outcomes: Sequence[PolicyOutcome]) -> list[RevealDecision]:
-        """Values for what Cedar allowed, then the audit append; nothing leaves before it."""
+        """Values for what Cedar allowed, then the audit append; nothing leaves before it.
+
+        With ``one_transaction`` every write of the batch commits with the audit append, and
+        a failure of any of them rolls all of them back: the batch is then denied
+        ``audit_unavailable``, nothing of it written, nothing revealed.
+        """
+        if not self._one_transaction:
+            return self._finish_writes(staged, outcomes)
+        try:
+            with one_write_transaction(self.engine):
+                decisions = self._finish_writes(staged, outcomes)
+                if any(d.reason == "audit_unavailable" for d in decisions):
+                    raise StoreUnavailable("the audit append failed")  # roll the batch back
+        except (StoreUnavailable, OperationalError):
+            return [
+                RevealDecision(False, None, (), "audit_unavailable", r.request_id)
+                for r in staged.requests
+            ]
+        return decisions
+
+    def _finish_writes(
+        self, staged: _Staged, outcomes: Sequence[PolicyOutcome]
+    ) -> list[RevealDecision]:
         requests, decided, now = staged.requests, staged.decided, staged.now
         to_bind: list[tuple[int, RevealDecision, datetime]] = []
         to_open: list[tuple[int, RevealDecision]] = []

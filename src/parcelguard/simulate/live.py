@@ -33,6 +33,7 @@ from parcelguard.admin import initialise, key_provider, open_reveal_service
 from parcelguard.config import Settings
 from parcelguard.core.errors import BadInput
 from parcelguard.reveal.facts import RevealRequest
+from parcelguard.reveal.guard import Containments
 from parcelguard.reveal.service import RevealDecision, RevealService
 from parcelguard.simulate.into_store import put_world
 from parcelguard.simulate.live_insiders import FIELDS, Insider
@@ -232,6 +233,7 @@ def run_live(
             replayed = time.perf_counter() - started - setup
             demo = _vnum_demo(numbers, replay.handed)
             size = sum(f.stat().st_size for f in Path(scratch).rglob("*") if f.is_file())
+            alerts = [c.as_dict() for c in Containments(service.engine).history()]
         finally:
             service.engine.dispose()
     return LiveReport(
@@ -252,6 +254,7 @@ def run_live(
         vnum_demo=demo,
         scratch="memory" if root else "disk",
         scratch_mib=size / 2**20,
+        containments=alerts,
     )
 
 

@@ -111,6 +111,9 @@ class InsiderFigures:
     records_obtained: int
     records_before_containment: int
     contained_at: datetime | None
+    asked: tuple[str, ...] = field(default=(), repr=False)
+    """The waybill numbers the insider sent, in order (for linking them to who holds them);
+    kept out of :meth:`as_dict`, which stays a summary."""
 
     @property
     def minutes_to_containment(self) -> float | None:
@@ -172,6 +175,7 @@ def insider_figures(
         records_obtained=count_records(outcomes),
         records_before_containment=count_records(before),
         contained_at=contained_at,
+        asked=tuple(o.waybill_no for o in outcomes),
     )
 
 
@@ -243,6 +247,9 @@ class LiveReport:
     """Where the scratch store lived: ``memory`` (/dev/shm) or ``disk``."""
     scratch_mib: float = 0.0
     """The scratch store's size at the end of the replay."""
+    containments: list[dict[str, object]] = field(default_factory=list)
+    """Every containment the guard made, with its alert id and signals (the security team's
+    alerts; the scratch store is gone when the run returns)."""
 
     @property
     def employee_days(self) -> int:
@@ -273,6 +280,7 @@ class LiveReport:
             "vnum_demo": self.vnum_demo,
             "scratch": self.scratch,
             "scratch_mib": round(self.scratch_mib, 1),
+            "containments": self.containments,
         }
 
 

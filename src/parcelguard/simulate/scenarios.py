@@ -125,8 +125,10 @@ class Jingzhou2016(Scenario):
         bulk = np.flatnonzero(s.bulk & np.isin(s.category, [CATEGORIES.index("collectibles")]))
         if bulk.size == 0:
             bulk = np.flatnonzero(s.bulk)
+        if bulk.size == 0:  # a small world may have no contract sender: take the busiest one
+            bulk = np.arange(s.weight.size)
         sender = int(bulk[np.argmax(s.weight[bulk])])
-        harvester = _courier_at(world, int(s.station[sender]), rng, taken)
+        harvester = _holder_of(world, sender, rng, taken)
         revealer = _remote(world, "warehouse_clerk", harvester, rng, taken)
         broker = steady(world, "security_officer", rng, taken)
         labels: list[Label] = []
@@ -139,6 +141,9 @@ class Jingzhou2016(Scenario):
         counts = rng.poisson(per_day, active.size)
         ts = day_times(world, active, counts, (13, 17.5), rng)
         waybill = fresh(world, ts, 2 * DAY, rng, sender=sender)
+        if rng.random() < 0.5:  # drawn per world: some sellers' sheets are in printing order
+            day = (ts - world.config.start_us) // DAY  # ts is sorted, so days come in blocks
+            waybill = waybill[np.lexsort((waybill, day))]
         alien = rng.random(ts.size) < rng.uniform(0.02, 0.08)
         numbers = foreign_numbers(rng, int(alien.sum()))
         log.add(ts[alien], revealer, "reveal", foreign=numbers, field="phone", purpose="exception",
@@ -318,6 +323,28 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
         ItBulkDecrypt,
     )
 }
+
+
+def _holder_of(world: World, sender: int, rng: np.random.Generator, taken: set[int]) -> int:
+    """The courier who picks up most of ``sender``'s parcels: he holds their waybills.
+
+    In the case the harvester was the courier holding a bulk sender's waybills (whose labels
+    carried no phone); a courier elsewhere at the station would not have had them.
+    """
+    w = world.waybills
+    theirs = w.pickup_courier[(w.sender == sender) & (w.pickup_courier >= 0)]
+    if theirs.size:
+        counts = np.bincount(theirs)
+        for courier in np.argsort(-counts, kind="stable"):
+            if counts[courier] == 0:
+                break
+            steady_courier = (
+                world.staff.hired_day[courier] <= 0 and world.staff.left_day[courier] < 0
+            )
+            if steady_courier and int(courier) not in taken:
+                taken.add(int(courier))
+                return int(courier)
+    return _courier_at(world, int(world.senders.station[sender]), rng, taken)
 
 
 def _courier_at(world: World, site: int, rng: np.random.Generator, taken: set[int]) -> int:

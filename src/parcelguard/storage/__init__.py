@@ -1,6 +1,12 @@
 """Storage engines, the schema and its migrations: SQLite by default, PostgreSQL in production."""
 
-from parcelguard.storage.engine import backend_name, begin_write, connect_store, redacted_url
+from parcelguard.storage.engine import (
+    backend_name,
+    begin_write,
+    connect_store,
+    one_write_transaction,
+    redacted_url,
+)
 from parcelguard.storage.migrate import connect_current, current_revision, head_revision, upgrade
 
 __all__ = [
@@ -10,6 +16,7 @@ __all__ = [
     "connect_store",
     "current_revision",
     "head_revision",
+    "one_write_transaction",
     "redacted_url",
     "upgrade",
 ]

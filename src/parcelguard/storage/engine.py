@@ -9,6 +9,7 @@ masked data, and an exception is no place for either.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -120,6 +121,8 @@ def begin_write(
     PostgreSQL's WAL are flushed in order. Lost in a crash before it, the write was never
     used.
     """
+    if getattr(_JOINED, "engine", None) is engine:
+        return _joined()
     options = {_BEGIN_MODE: "IMMEDIATE"}
     if flushed_by_a_later_commit:
         options[_SYNC_MODE] = "NORMAL"
@@ -134,6 +137,50 @@ def _with_pg_async_commit(
         if engine.dialect.name == "postgresql" and conn.get_execution_options().get(_SYNC_MODE):
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         yield conn
+
+
+_JOINED = threading.local()
+"""This thread's :func:`one_write_transaction`: its engine, connection and first failure."""
+
+
+@contextmanager
+def one_write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """One synchronous write transaction that every :func:`begin_write` on ``engine`` joins.
+
+    Why: the reveal service writes a batch's guard windows, containments, virtual-number
+    bindings and audit entries to one store, and as separate transactions that was four
+    BEGINs and four commits a batch, most of a small batch's cost (measured: the live
+    simulation and bench/http_reveal.py). Joined, they commit together with the audit
+    append's synchronous commit, and they fail together: if any joined write raised, even
+    one its caller handled, the whole transaction is rolled back and
+    :class:`StoreUnavailable` raised, so nothing of the batch is half-written. Only for the
+    thread that opened it (a group committer in another thread would wait on the lock this
+    one holds), and not re-entrant.
+    """
+    if getattr(_JOINED, "engine", None) is not None:
+        raise RuntimeError("one_write_transaction is already open in this thread")
+    with begin_write(engine) as conn:
+        _JOINED.engine, _JOINED.conn, _JOINED.failed = engine, conn, None
+        try:
+            yield conn
+            if _JOINED.failed is not None:
+                raise StoreUnavailable(
+                    f"a write of this transaction failed ({type(_JOINED.failed).__name__}); "
+                    "nothing of it was kept"
+                )
+        finally:
+            _JOINED.engine = _JOINED.conn = _JOINED.failed = None
+
+
+@contextmanager
+def _joined() -> Iterator[sa.Connection]:
+    """A :func:`begin_write` inside :func:`one_write_transaction`: its connection, no commit."""
+    try:
+        yield _JOINED.conn
+    except BaseException as exc:
+        if _JOINED.failed is None:
+            _JOINED.failed = exc
+        raise
 
 
 def backend_name(engine: Engine) -> str:

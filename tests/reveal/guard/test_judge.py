@@ -16,6 +16,7 @@ from parcelguard.reveal.guard.judge import (
     FRESH_TARGETED,
     MASKED,
     PLAINTEXT,
+    REFUSED_UNLINKED,
     REMOTE,
     SENSITIVE,
     STEP_UP,
@@ -167,6 +168,22 @@ def test_an_unlinked_remote_reveal_steps_up_and_many_contain() -> None:
     many = judge(signal, {SENSITIVE: (1, 1, n), REMOTE: (1, 1, n)}, CONFIG)
     assert many.action == CONTAIN
     assert "remote_reveals" in many.reasons
+
+
+def test_refused_lookups_without_a_workflow_link_are_counted_and_many_contain() -> None:
+    refused = courier(role="warehouse_clerk", linked=False, sensitive=False, denied=True)
+    assert REFUSED_UNLINKED in refused.kinds()
+    foreign = courier(role="warehouse_clerk", linked=False, sensitive=False, denied=True,
+                      foreign=True)  # fmt: skip
+    assert REFUSED_UNLINKED in foreign.kinds()  # another carrier's number on her list
+    wrong_device = courier(linked=True, sensitive=False, denied=True)
+    assert REFUSED_UNLINKED not in wrong_device.kinds()  # his own parcel: not a list
+    n = CONFIG.refused_unlinked_contain_per_day
+    few = {DENIED: (1, 1, n - 1), REFUSED_UNLINKED: (1, 1, n - 1)}
+    assert judge(refused, few, CONFIG).action == ALLOW
+    many = judge(refused, {DENIED: (1, 1, n), REFUSED_UNLINKED: (1, 1, n)}, CONFIG)
+    assert many.action == CONTAIN
+    assert many.reasons == ("unexplained_lookups_refused",)
 
 
 def test_fresh_targeted_reveals_step_up_past_a_few_and_contain_past_more() -> None:

@@ -58,6 +58,10 @@ class GuardConfig:
     """Unlinked reveals of parcels far away (other provinces) in an hour: a step-up from the
     first, since no route of the actor's own site leads there."""
     remote_contain_per_day: int = 10
+    refused_unlinked_contain_per_day: int = 10
+    """Refused requests in a day for parcels the actor has no workflow relation to (other
+    carriers' numbers included): a seller's list gets there in minutes, honest mistakes
+    (a mistyped number, a ticket not yet saved) come once or twice a day."""
     fresh_hours: int = 48
     """A parcel younger than this is fresh: a buyer paid ten yuan for one under two days old."""
     fresh_targeted_per_hour: int = 2

@@ -24,6 +24,7 @@ UNLINKED = "unlinked"  # sensitive, and no workflow relation explains it
 DENIED = "denied"  # refused by the policies or the checks before them
 FOREIGN = "foreign"  # another carrier's number, or not a waybill number at all
 REMOTE = "remote"  # unlinked, and the parcel is bound for and lies in other provinces
+REFUSED_UNLINKED = "refused_unlinked"  # refused, and no workflow relation to the parcel
 FRESH_TARGETED = "fresh_targeted"  # unlinked, under two days old, a category buyers target
 
 
@@ -50,7 +51,11 @@ class Signals:
         """The window events this request adds.
 
         Remote and fresh-targeted reveals count only when the workflow does not explain
-        them: customer service and head office legitimately look at parcels anywhere, of any
+        them. Refused requests for parcels the actor has no workflow relation to (other
+        carriers' numbers included) count apart: the clerk of the case, refused every lookup
+        of a seller's list, asks a dozen times and gives up, and the security team must hear
+        of it even though she obtained nothing. Honest work is refused rarely, and then for
+        a mistyped number or a ticket not saved yet: once or twice a day, not ten times. customer service and head office legitimately look at parcels anywhere, of any
         category, but only for a ticket, an exception or a case. Weighting linked ones
         instead would make every busy agent's day look like a buyer's list.
         """
@@ -62,6 +67,7 @@ class Signals:
             DENIED: self.denied,
             FOREIGN: self.foreign,
             REMOTE: unlinked and self.remote,
+            REFUSED_UNLINKED: self.denied and not self.linked,
             FRESH_TARGETED: unlinked and self.fresh_targeted,
         }
         return {kind: 1 for kind, happened in counted.items() if happened}
@@ -116,6 +122,8 @@ def _contain(
         contain.append("unlinked_reveals")
     if count(REMOTE, 2) >= config.remote_contain_per_day:
         contain.append("remote_reveals")
+    if count(REFUSED_UNLINKED, 2) >= config.refused_unlinked_contain_per_day:
+        contain.append("unexplained_lookups_refused")
     if count(FRESH_TARGETED, 2) >= config.fresh_targeted_contain_per_day:
         contain.append("fresh_targeted_reveals")
     if not signals.linked and signals.run >= config.sheet_run_contain:
