@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -244,6 +245,36 @@ def test_a_run_in_a_child_that_fails_is_named_as_bad_input() -> None:
     refused = WorldConfig(seed=11, days=2, employees=12, waybills_per_day=300)
     with pytest.raises(BadInput, match="--employees >= 100"):
         run_live_regimes(refused, SCENARIOS, ["legacy", "guarded"], tables=tables)
+
+
+def test_a_guard_configuration_from_elsewhere_is_what_the_guarded_run_applies(
+    guarded: LiveReport, world: dict[str, pa.Table], tmp_path: Path
+) -> None:
+    lenient = tmp_path / "guard.toml"
+    lenient.write_text(
+        "[guard]\n"
+        + "".join(
+            f"{name} = 100000\n"
+            for name in (
+                "denied_contain_per_10min",
+                "denied_contain_per_day",
+                "refused_unlinked_contain_per_day",
+                "foreign_contain_per_day",
+                "unlinked_contain_per_day",
+            )
+        ),
+        encoding="utf-8",
+    )
+    run = run_live(CONFIG, SCENARIOS, "guarded", batch_seconds=BATCH, tables=world,
+                   guard_config=lenient)  # fmt: skip
+    assert the(guarded, "warehouse_clerk").contained_at is not None
+    assert the(run, "warehouse_clerk").contained_at is None  # nothing left that contains her
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[guard]\nno_such_setting = 1\n", encoding="utf-8")
+    with pytest.raises(BadInput, match=r"broken\.toml"):
+        run_live(CONFIG, SCENARIOS, "guarded", tables=world, guard_config=broken)
+    with pytest.raises(BadInput, match="no such file"):
+        run_live(CONFIG, SCENARIOS, "guarded", tables=world, guard_config=tmp_path / "none")
 
 
 def test_the_scratch_store_lives_in_memory_when_there_is_room(

@@ -262,6 +262,13 @@ def live_command(
     batch_seconds: Annotated[
         int, typer.Option("--batch-seconds", help="Simulated seconds decided in one batch.")
     ] = 60,
+    guard_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--guard-config",
+            help="A guard.toml for the guarded run (e.g. from `guard tune`). 风控配置文件。",
+        ),
+    ] = None,
     json_mode: JsonOpt = False,
     lang: LangOpt = None,
 ) -> None:
@@ -292,7 +299,13 @@ def live_command(
             # The slower guarded run here, the legacy one beside it in its own process.
             ordered = sorted(chosen, key=lambda name: name != "guarded")
             runs = run_live_regimes(
-                config, names, ordered, batch_seconds=batch_seconds, progress=tick, tables=tables
+                config,
+                names,
+                ordered,
+                batch_seconds=batch_seconds,
+                progress=tick,
+                tables=tables,
+                guard_config=guard_config,
             )
             reports = {name: runs[name].as_dict() for name in chosen}
         if len(reports) == 1:

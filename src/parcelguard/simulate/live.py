@@ -33,7 +33,7 @@ from parcelguard.admin import initialise, key_provider, open_reveal_service
 from parcelguard.config import Settings
 from parcelguard.core.errors import BadInput
 from parcelguard.reveal.facts import RevealRequest
-from parcelguard.reveal.guard import Containments
+from parcelguard.reveal.guard import Containments, GuardConfig
 from parcelguard.reveal.service import RevealDecision, RevealService
 from parcelguard.simulate.into_store import put_world
 from parcelguard.simulate.live_insiders import FIELDS, Insider
@@ -200,22 +200,31 @@ def run_live(
     batch_seconds: int = 60,
     progress: Progress | None = None,
     tables: dict[str, pa.Table] | None = None,
+    guard_config: Path | None = None,
 ) -> LiveReport:
     """Simulate ``config`` (or take its ``tables``) and decide its every reveal live.
 
     ``tables`` lets a caller running both regimes simulate the world once; they must be the
-    world of ``config`` and ``scenarios``.
+    world of ``config`` and ``scenarios``. ``guard_config`` is a ``guard.toml`` (say one
+    ``parcelguard guard tune`` proposed from another world) installed in the scratch home,
+    so a proposal is measured on a world it was not learned from.
     """
     check_regime(regime)
     if batch_seconds < 1:
         raise BadInput(f"--batch-seconds {batch_seconds}: must be at least 1")
     started = time.perf_counter()
+    if guard_config is not None:
+        if not guard_config.is_file():
+            raise BadInput(f"--guard-config {guard_config}: no such file")
+        GuardConfig.load(guard_config)  # refused before any work, naming the file
     if tables is None:
         tables = simulate_for_live(config, scenarios)
     root = scratch_root(tables["waybills"].num_rows)
     with tempfile.TemporaryDirectory(prefix="parcelguard-live-", dir=root) as scratch:
         settings = _scratch_settings(scratch)
         initialise(settings)
+        if guard_config is not None:
+            shutil.copyfile(guard_config, settings.guard_config_file)
         put_world(tables, config.seed, settings, key_provider(settings))
         accesses = _Accesses.of(tables["accesses"])
         first = _moment(accesses.ts[0]) if accesses.ts else datetime.now(UTC)
@@ -270,6 +279,7 @@ def run_live_regimes(
     batch_seconds: int = 60,
     progress: RegimeProgress | None = None,
     tables: dict[str, pa.Table] | None = None,
+    guard_config: Path | None = None,
 ) -> dict[str, LiveReport]:
     """Several regimes on the same world at once: the first here, each other in a process.
 
@@ -289,7 +299,7 @@ def run_live_regimes(
         mine, theirs = context.Pipe(duplex=False)
         child: multiprocessing.process.BaseProcess = context.Process(
             target=_run_in_child,
-            args=(config, list(scenarios), regime, batch_seconds, theirs),
+            args=(config, list(scenarios), regime, batch_seconds, guard_config, theirs),
             name=f"parcelguard-live-{regime}",
         )
         child.start()
@@ -334,7 +344,13 @@ def run_live_regimes(
 
     try:
         reports[first] = run_live(
-            config, scenarios, first, batch_seconds=batch_seconds, progress=tick, tables=tables
+            config,
+            scenarios,
+            first,
+            batch_seconds=batch_seconds,
+            progress=tick,
+            tables=tables,
+            guard_config=guard_config,
         )
         relay(block=True)
     finally:
@@ -345,7 +361,12 @@ def run_live_regimes(
 
 
 def _run_in_child(
-    config: WorldConfig, scenarios: list[str], regime: str, batch_seconds: int, conn: Connection
+    config: WorldConfig,
+    scenarios: list[str],
+    regime: str,
+    batch_seconds: int,
+    guard_config: Path | None,
+    conn: Connection,
 ) -> None:
     """One regime's run in its own process; progress and the report go back over ``conn``."""
     last = [0.0]
@@ -357,7 +378,14 @@ def _run_in_child(
             conn.send(("progress", (done, total)))
 
     try:
-        report = run_live(config, scenarios, regime, batch_seconds=batch_seconds, progress=tick)
+        report = run_live(
+            config,
+            scenarios,
+            regime,
+            batch_seconds=batch_seconds,
+            progress=tick,
+            guard_config=guard_config,
+        )
     except BadInput as exc:
         conn.send(("error", ("BadInput", exc.message)))
     except Exception as exc:  # its text may quote values: only the type crosses
