@@ -956,12 +956,13 @@ def _case_link(
     }
     out: dict[str, object] = {}
     for name, (finding, source) in findings.items():
-        named = finding.named
-        if named:
-            top = named[0]
+        top = finding.named[0] if finding.named else None
+        if top is None and finding.ranked and finding.ranked[0].share >= 0.5:
+            top = finding.ranked[0]  # a lead: too few numbers to name him on their own
+        if top is not None:
             say(
                 console,
-                "case_link",
+                "case_link" if finding.named else "case_lead",
                 lang,
                 source=source,
                 holder=top.holder_id,
@@ -970,19 +971,6 @@ def _case_link(
                 share=top.share,
                 lift=top.lift,
                 p=_p_text(top.p_value),
-            )
-        elif finding.ranked and finding.ranked[0].share >= 0.5:
-            lead = finding.ranked[0]
-            say(
-                console,
-                "case_lead",
-                lang,
-                source=source,
-                holder=lead.holder_id,
-                held=lead.held,
-                of=lead.of,
-                lift=lead.lift,
-                p=_p_text(lead.p_value),
             )
         else:
             say(

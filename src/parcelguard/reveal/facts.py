@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from parcelguard.core.clock import carrier_day
 from parcelguard.events.schema import ROLES
-from parcelguard.storage.bulk import datetime_stamp, marker
+from parcelguard.storage.bulk import datetime_stamp, rows_by_keys
 
 MIN_JUSTIFICATION = 20
 """Characters a break-glass justification needs: a sentence, not "x"."""
@@ -127,9 +127,6 @@ def gather(conn: sa.Connection, request: RevealRequest, now: datetime) -> Facts 
     return gather_many(conn, [request], now)[0]
 
 
-_CHUNK = 500  # keys per IN list: well under every backend's parameter limit
-
-
 def _epoch_sql(conn: sa.Connection) -> str:
     """SQL turning a stored UTC time column ``{c}`` into whole seconds since the epoch.
 
@@ -161,24 +158,6 @@ def _day(value: object) -> date | None:
     return date.fromisoformat(str(value))
 
 
-def _by_key(
-    conn: sa.Connection, sql: str, keys: set[str], *params: object
-) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` (driver-level, ``{keys}`` standing for the IN list) for every key.
-
-    Driver-level SQL because SQLAlchemy's statement and row handling cost more than the
-    lookups themselves at the service's batch sizes (measured: bench/reveal.py).
-    """
-    mark = marker(conn)
-    ordered = sorted(keys)
-    rows: list[Any] = []
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        text = sql.format(keys=", ".join([mark] * len(chunk)), m=mark)
-        rows.extend(conn.exec_driver_sql(text, (*chunk, *params)))
-    return rows
-
-
 def gather_many(
     conn: sa.Connection, requests: Sequence[RevealRequest], now: datetime
 ) -> list[Facts | Unestablished]:
@@ -193,7 +172,7 @@ def gather_many(
     numbers = {r.waybill_no for r in requests}
     people = {
         row[0]: row
-        for row in _by_key(
+        for row in rows_by_keys(
             conn,
             "SELECT e.employee_id, e.role, e.site_id, e.left_on, EXISTS (SELECT 1 FROM "
             "guard_containments g WHERE g.employee_id = e.employee_id AND g.released_at IS NULL), "
@@ -204,7 +183,7 @@ def gather_many(
     }
     parcels = {
         row[0]: row
-        for row in _by_key(
+        for row in rows_by_keys(
             conn,
             f"SELECT w.waybill_no, w.dest_site_id, {epoch(c='w.created_at')}, w.shredded_at, "  # noqa: S608 (column names only)
             "w.dest_adcode, w.category, o.adcode FROM waybills w "
@@ -214,7 +193,7 @@ def gather_many(
     }
     registered = {
         (row[0], row[1]): str(row[2])
-        for row in _by_key(
+        for row in rows_by_keys(
             conn,
             "SELECT device_id, employee_id, kind FROM devices WHERE employee_id IN ({keys}) "
             "AND registered_at <= {m} AND (revoked_at IS NULL OR revoked_at > {m})",
@@ -225,7 +204,7 @@ def gather_many(
     }
     statuses = {
         row[0]: row
-        for row in _by_key(
+        for row in rows_by_keys(
             conn,
             f"SELECT p.waybill_no, p.current_site_id, {epoch(c='p.dispatched_at')}, "  # noqa: S608
             f"{epoch(c='p.delivered_at')}, s.adcode FROM parcel_status p "
@@ -234,7 +213,7 @@ def gather_many(
         )
     }
     assigned: dict[tuple[str, str], tuple[int, int]] = {}
-    for waybill_no, courier, start_at, until in _by_key(
+    for waybill_no, courier, start_at, until in rows_by_keys(
         conn,
         f"SELECT waybill_no, courier_id, {epoch(c='assigned_at')}, {epoch(c='until')} "  # noqa: S608
         "FROM assignments WHERE waybill_no IN ({keys})",
@@ -245,7 +224,7 @@ def gather_many(
             assigned[key] = span  # the latest assignment of this waybill to this courier
     open_exceptions = {
         (row[0], row[1])
-        for row in _by_key(
+        for row in rows_by_keys(
             conn,
             "SELECT waybill_no, site_id FROM parcel_exceptions WHERE waybill_no IN ({keys}) "
             "AND opened_at <= {m} AND (closed_at IS NULL OR closed_at > {m})",
@@ -256,7 +235,7 @@ def gather_many(
     }
     open_tickets = {
         (row[0], row[1])
-        for row in _by_key(
+        for row in rows_by_keys(
             conn,
             "SELECT waybill_no, agent_id FROM tickets WHERE waybill_no IN ({keys}) "
             "AND opened_at <= {m} AND (closed_at IS NULL OR closed_at > {m})",
@@ -269,7 +248,7 @@ def gather_many(
     cases = {
         (row[0], row[1]): row
         for row in (
-            _by_key(
+            rows_by_keys(
                 conn,
                 "SELECT c.case_id, w.waybill_no, c.opened_by, c.approved_by, c.justification, "
                 "c.closed_at FROM investigation_cases c JOIN case_waybills w "

@@ -55,11 +55,11 @@ def rows_by_keys(
     """
     mark = marker(conn)
     ordered = sorted(keys)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[Any] = []
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
         text = sql.format(keys=", ".join([mark] * len(chunk)), m=mark)
-        rows.extend(tuple(row) for row in conn.exec_driver_sql(text, (*chunk, *params)))
+        rows.extend(conn.exec_driver_sql(text, (*chunk, *params)))  # rows index like tuples
     return rows
 
 
