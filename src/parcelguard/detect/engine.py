@@ -1,0 +1,117 @@
+"""The edge where the pipelines meet data: read the events, hand them to an engine, run.
+
+Why one loader for both engines: the events are read and checked by the exchange-format
+reader (:func:`parcelguard.events.read_folder`), which already names the file, column and
+row of any problem; the engine only ever sees tables that conform. Times become integers
+(POSIX microseconds, dates as day numbers) before either engine sees them, so DuckDB and
+Spark cannot disagree about a time zone.
+
+DuckDB is embedded and reads the Arrow tables in place; Spark runs in local mode here (one
+session per process, started on first use), through Ibis's PySpark backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parcelguard.core.errors import BadInput
+from parcelguard.events import EVENT_TABLES, read_folder
+
+EngineName = Literal["duckdb", "spark"]
+ENGINES: tuple[EngineName, ...] = get_args(EngineName)
+
+_spark_lock = threading.Lock()
+
+
+def read_events(folder: Path) -> dict[str, pa.Table]:
+    """Every event table of ``folder`` (never ``labels``), checked, with integer times."""
+    tables = read_folder(folder, EVENT_TABLES)
+    empty = [name for name in ("employees", "accesses") if tables[name].num_rows == 0]
+    if empty:
+        raise BadInput(
+            f"{folder}: table {empty[0]} has no rows; nothing to detect", code="empty_table"
+        )
+    return {name: integer_times(table) for name, table in tables.items()}
+
+
+def integer_times(table: pa.Table) -> pa.Table:
+    """Timestamps as int64 POSIX microseconds and dates as int32 days since 1970-01-01."""
+    for index, field in enumerate(table.schema):
+        column = table.column(index)
+        if pa.types.is_timestamp(field.type):
+            us = pc.cast(column, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            table = table.set_column(index, field.name, us)
+        elif pa.types.is_date32(field.type):
+            table = table.set_column(index, field.name, column.cast(pa.int32()))
+    # Every column nullable: the engines compare nullability in unions and joins, and what
+    # the format requires was checked by the reader already.
+    loose = pa.schema([pa.field(f.name, f.type, nullable=True) for f in table.schema])
+    return table.cast(loose)
+
+
+class Engine:
+    """An Ibis backend with the event tables registered under their names."""
+
+    def __init__(self, name: EngineName, tables: Mapping[str, pa.Table]) -> None:
+        if name not in ENGINES:
+            raise BadInput(f"--engine {name}: use one of {', '.join(ENGINES)}")
+        self.name = name
+        self.backend: Any = _connect(name)
+        self.tables: dict[str, ir.Table] = {}
+        for table_name, table in tables.items():
+            self.tables[table_name] = self._register(table_name, table)
+
+    def _register(self, name: str, table: pa.Table) -> ir.Table:
+        if self.name == "duckdb":
+            return ibis.memtable(table)
+        return self.backend.create_table(f"pg_{name}", table, overwrite=True)
+
+    def arrow(self, expr: ir.Expr) -> pa.Table:
+        """Run ``expr`` and bring its (small) result back as Arrow."""
+        result = self.backend.to_pyarrow(expr)
+        if isinstance(result, pa.Table):
+            return result
+        return pa.table(
+            {"value": pa.array([result.as_py() if hasattr(result, "as_py") else result])}
+        )
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        return self.backend.execute(expr)
+
+
+def _connect(name: EngineName) -> Any:
+    if name == "duckdb":
+        return ibis.duckdb.connect()
+    return ibis.pyspark.connect(spark_session())
+
+
+def spark_session() -> Any:
+    """One local Spark session per process: starting one costs seconds, so it is shared
+    (``getOrCreate`` hands back the running one)."""
+    with _spark_lock:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:  # pragma: no cover - pyspark is a dependency
+            raise BadInput("--engine spark: pyspark is not installed") from None
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("parcelguard-detect")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.memory", "2g")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+
+__all__ = ["ENGINES", "Engine", "EngineName", "integer_times", "read_events", "spark_session"]
