@@ -42,6 +42,22 @@ MESSAGES: Mapping[str, Mapping[Lang, str]] = {
         "zh": "随机数预算使用率（最大）",
     },
     "label.retention_days": {"en": "retention (days)", "zh": "保留期（天）"},
+    "detect.done": {
+        "en": "read {events_read} events, scored {employees_scored} employees: "
+        "{alerts} alerts written to {out}",
+        "zh": "读取 {events_read} 条事件，评估 {employees_scored} 名员工：{alerts} 条告警已写入 {out}",
+    },
+    "detect.head": {"en": "alert|employee|score|reasons", "zh": "告警编号|员工|得分|原因"},
+    "detect.feedback_done": {
+        "en": "recorded; {decisions} analyst decisions so far",
+        "zh": "已记录；累计分析员反馈 {decisions} 条",
+    },
+    "eval.done": {
+        "en": "{scenarios_detected} of {scenarios} scenario accounts detected; precision at "
+        "{k}: {precision_at_k}; false alerts per 10,000 employee-days: {false_per_10k}",
+        "zh": "{scenarios} 个场景账号中检出 {scenarios_detected} 个；前 {k} 条精确率 "
+        "{precision_at_k}；每万员工日误报 {false_per_10k} 条",
+    },
 }
 
 
@@ -52,6 +68,11 @@ ERROR_GLOSSES_ZH: Mapping[str, str] = {
     "bad_input": "输入有误",
     "no_folder": "不是事件表所在的文件夹",
     "missing_table": "事件文件夹缺少必需的表",
+    "empty_table": "事件表没有任何行，无从检测",
+    "bad_feedback": "反馈记录文件有损坏的行",
+    "no_alerts": "尚无告警可供反馈，请先运行 detect run",
+    "unknown_alert": "告警文件中没有这个告警编号",
+    "bad_label": "反馈只能是 confirm（确认）或 dismiss（驳回）",
     "bad_records": "批次中有错误记录，未写入任何数据",
     "store_unavailable": "数据库不可用",
     "guard_unavailable": "风控状态存储不可用（Redis 或数据库），不提供电话或明文",

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta, timezone
 BEIJING = timezone(timedelta(hours=8))
 MAX_EVIDENCE = 50
 """Event ids an alert carries: enough to prove the pattern, not the whole history."""
+MAX_PER_CODE = 3
+"""Reasons of one code an alert shows (its strongest days); the rest add nothing to act on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,9 @@ class Reason:
     def as_dict(self) -> dict[str, object]:
         return {
             "code": self.code,
-            "detail": self.detail,
+            "detail": f"{self.detail} (day {day_text(self.day)})"
+            if self.window == "P1D"
+            else self.detail,
             "value": _number(self.value),
             "baseline": _number(self.baseline),
             "window": self.window,
@@ -108,6 +112,11 @@ def iso(us: int) -> str:
     return moment.astimezone(BEIJING).isoformat(timespec="microseconds")
 
 
+def day_text(day: int) -> str:
+    """The carrier's calendar day ``day`` (days since 1970-01-01) as 2016-10-05."""
+    return (datetime(1970, 1, 1) + timedelta(days=day)).date().isoformat()
+
+
 def combined(severities: Iterable[float]) -> float:
     """Independent-looking evidence adds up: 1 - prod(1 - s), so two 0.5s make 0.75."""
     rest = 1.0
@@ -139,9 +148,15 @@ def merge(
         by_account.setdefault(f.employee_id, []).append(f)
     alerts = []
     for account, found in by_account.items():
-        reasons = sorted(
+        ranked = sorted(
             (r for f in found for r in f.reasons), key=lambda r: (-r.severity, r.code, r.day)
         )
+        per_code: dict[str, int] = {}
+        reasons = []
+        for r in ranked:
+            per_code[r.code] = per_code.get(r.code, 0) + 1
+            if per_code[r.code] <= MAX_PER_CODE:
+                reasons.append(r)
         ids: list[str] = []
         spans: list[tuple[int, int]] = []
         for r in reasons:
@@ -184,4 +199,14 @@ def _number(value: float) -> float | int:
     return round(float(value), 3)
 
 
-__all__ = ["MAX_EVIDENCE", "Alert", "Finding", "Reason", "combined", "iso", "merge", "severity"]
+__all__ = [
+    "MAX_EVIDENCE",
+    "Alert",
+    "Finding",
+    "Reason",
+    "combined",
+    "day_text",
+    "iso",
+    "merge",
+    "severity",
+]

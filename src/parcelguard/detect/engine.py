@@ -12,6 +12,7 @@ session per process, started on first use), through Ibis's PySpark backend.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,7 +73,10 @@ class Engine:
     def _register(self, name: str, table: pa.Table) -> ir.Table:
         if self.name == "duckdb":
             return ibis.memtable(table)
-        return self.backend.create_table(f"pg_{name}", table, overwrite=True)
+        # A temporary view of a DataFrame made from Arrow: nothing is written to a warehouse.
+        view = f"pg_{name}_{id(self):x}"
+        spark_session().createDataFrame(table).createOrReplaceTempView(view)
+        return self.backend.table(view)
 
     def arrow(self, expr: ir.Expr) -> pa.Table:
         """Run ``expr`` and bring its (small) result back as Arrow."""
@@ -108,6 +112,8 @@ def spark_session() -> Any:
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.memory", "2g")
+            .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="parcelguard-spark-"))
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
