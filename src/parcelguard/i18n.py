@@ -73,6 +73,8 @@ ERROR_GLOSSES_ZH: Mapping[str, str] = {
     "no_alerts": "尚无告警可供反馈，请先运行 detect run",
     "unknown_alert": "告警文件中没有这个告警编号",
     "bad_label": "反馈只能是 confirm（确认）或 dismiss（驳回）",
+    "no_truth": "真值标签文件不存在",
+    "bad_truth": "真值标签文件无法读取",
     "bad_records": "批次中有错误记录，未写入任何数据",
     "store_unavailable": "数据库不可用",
     "guard_unavailable": "风控状态存储不可用（Redis 或数据库），不提供电话或明文",

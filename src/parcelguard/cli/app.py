@@ -14,6 +14,7 @@ from rich.table import Table
 from parcelguard.admin import doctor, initialise, open_vault
 from parcelguard.cli.audit import app as audit_app
 from parcelguard.cli.detect import app as detect_app
+from parcelguard.cli.eval import eval_command
 from parcelguard.cli.guard import app as guard_app
 from parcelguard.cli.label import app as label_app
 from parcelguard.cli.output import Render, finish
@@ -44,6 +45,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(vnum_app, name="vnum")
 app.add_typer(guard_app, name="guard")
 app.add_typer(detect_app, name="detect")
+app.command("eval")(eval_command)
 app.add_typer(label_app, name="label")
 app.add_typer(api_app, name="api")
 app.command("serve")(serve_command)

@@ -53,8 +53,9 @@ def detect(
     pattern: str = DEFAULT_PATTERN,
     slack: F.Slack | None = None,
     detectors: Sequence[Detector] | None = None,
+    only: str | None = None,
 ) -> Detection:
-    """Run every detector over the engine's events up to ``until`` (POSIX microseconds)."""
+    """Run every detector (or the one named ``only``) over the events up to ``until``."""
     t = F.until_filtered(engine.tables, until)
     e = F.enriched_accesses(t, slack or F.Slack(), pattern)
     frame = build_frame(
@@ -69,6 +70,8 @@ def detect(
         return Detection((), events_read, 0, detected_at, frame)
     holder_evidence = _holder_evidence(engine, t, e, frame)
     chosen = list(detectors) if detectors is not None else default_detectors(holder_evidence)
+    if only is not None:
+        chosen = [d for d in chosen if d.name == only]
     findings: list[Finding] = [f for d in chosen for f in d.find(frame)]
     accounts = sorted({f.employee_id for f in findings})
     evidence, seen = _evidence(engine, e, accounts, frame)
