@@ -57,7 +57,20 @@ def detect(
 ) -> Detection:
     """Run every detector (or the one named ``only``) over the events up to ``until``."""
     t = F.until_filtered(engine.tables, until)
-    e = F.enriched_accesses(t, slack or F.Slack(), pattern)
+    e = engine.cache(F.enriched_accesses(t, slack or F.Slack(), pattern))
+    try:
+        return _detect(engine, t, e, detectors, only)
+    finally:
+        engine.release(e)
+
+
+def _detect(
+    engine: Engine,
+    t: Mapping[str, Any],
+    e: Any,
+    detectors: Sequence[Detector] | None,
+    only: str | None,
+) -> Detection:
     frame = build_frame(
         engine.arrow(F.actor_days(e)),
         engine.arrow(F.ticket_days(t)),
