@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol
 
 from parcelguard.detect.alerts import Finding, Reason, severity
 from parcelguard.detect.frame import Frame, robust_z
-from parcelguard.detect.holders import Holdings, link_holders
+from parcelguard.detect.holders import MAX_P, HolderLink, Holdings, link_holders
 
 
 class Detector(Protocol):
@@ -47,6 +47,11 @@ class PeerRule:
     z: float
     evidence: str = "unexplained"
     text: str = ""
+    with_unexplained: int = 0
+    """Only on days (or histories) with at least this many unexplained reveals: a courier's
+    heavy route or an agent's night ticket is work the workflow explains, and volume alone
+    is no reason to suspect it (chosen on the tuning seeds, where honest couriers covering a
+    colleague's route were the volume rules' only false alerts)."""
 
 
 def _peer_rules(
@@ -61,6 +66,7 @@ def _peer_rules(
     for rule in rules:
         z, median = robust_z(table, rule.feature, by)
         hit = (table[rule.feature] >= rule.floor) & (z >= rule.z)
+        hit &= table["unexplained"] >= rule.with_unexplained
         for row, zz, med in zip(
             _rows(table, hit), z[hit].tolist(), median[hit].tolist(), strict=True
         ):
@@ -96,12 +102,16 @@ class ExplanationDetector:
         return _findings(pairs, self.name)
 
 
+GATE = 5
+"""Unexplained reveals a day must hold before volume-like features count (PeerRule)."""
+
+
 class BaselineDetector:
     """Deviation from the peer group, day by day and over the history, feature by feature."""
 
     name: ClassVar[str] = "baseline"
     DAY_RULES: ClassVar[tuple[PeerRule, ...]] = (
-        PeerRule("reveals", "volume_above_peers", 60, 8, "reveal", "reveals"),
+        PeerRule("reveals", "volume_above_peers", 60, 8, "reveal", "reveals", GATE),
         PeerRule(
             "distinct_waybills",
             "distinct_waybills_above_peers",
@@ -109,10 +119,19 @@ class BaselineDetector:
             8,
             "reveal",
             "distinct waybills revealed",
+            GATE,
         ),
-        PeerRule("exports", "exports_above_peers", 20, 6, "reveal", "exports of recipient fields"),
         PeerRule(
-            "off_shift", "off_shift_above_peers", 10, 6, "off_shift", "reveals outside 07:00-22:00"
+            "exports", "exports_above_peers", 20, 6, "reveal", "exports of recipient fields", GATE
+        ),
+        PeerRule(
+            "off_shift",
+            "off_shift_above_peers",
+            10,
+            6,
+            "off_shift",
+            "reveals outside 07:00-22:00",
+            GATE,
         ),
         PeerRule(
             "remote",
@@ -306,6 +325,14 @@ class CollusionDetector:
     features: ClassVar[tuple[str, ...]] = ("unexplained_waybills", "holdings")
     reasons: ClassVar[tuple[str, ...]] = ("revealed_one_holders_parcels", "holds_revealed_list")
     MIN_ASKED = 5
+    WHOLE_LIST = 0.9
+    """Share of the list one holder must hold here (holders.py asks 0.5): an honest courier
+    of a big health sender holds much of any health-parcel lookup; a harvester's list is his
+    own parcels, nearly all of it (chosen on the tuning seeds, where the case's harvester
+    held 100 % and the honest pickup courier of a big sender 50-63 %)."""
+    BIG_LIST = 20
+    """With this many of the list held, a big holder is named without the lift bar: a
+    courier who holds a third of all parcels is still not chance for 500 of 500."""
 
     def __init__(self, evidence: HolderEvidence | None = None) -> None:
         self.evidence = evidence
@@ -319,10 +346,17 @@ class CollusionDetector:
             if len(asked) < self.MIN_ASKED:
                 continue
             finding = link_holders(account, asked, self.evidence.holdings)
-            for link in finding.named:
+            for link in finding.ranked:
+                if not self._named(link):
+                    continue
                 out.append((account, link.holder_id, link.lift, link.p_value, link.held, link.of,
                             link.expected))  # fmt: skip
         return out
+
+    def _named(self, link: HolderLink) -> bool:
+        """holders.py's bars, with the whole-list share, and the lift waived for big lists."""
+        whole = link.share >= self.WHOLE_LIST and link.p_value <= MAX_P
+        return whole and (link.named or link.held >= self.BIG_LIST)
 
     def find(self, frame: Frame) -> list[Finding]:
         found: list[tuple[str, Reason]] = []
