@@ -63,11 +63,35 @@ def _settle(
         future.set_result(decision)
 
 
-def _hand_back(
-    waiting: _Waiting, decision: RevealDecision | None, error: BaseException | None
+def _settle_all(
+    settled: list[
+        tuple[asyncio.Future[RevealDecision], RevealDecision | None, BaseException | None]
+    ],
 ) -> None:
-    with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
-        waiting.loop.call_soon_threadsafe(_settle, waiting.future, decision, error)
+    for future, decision, error in settled:
+        _settle(future, decision, error)
+
+
+def _hand_back(batch: Sequence[_Waiting], outcomes: Sequence[RevealDecision | Exception]) -> None:
+    """Each answer to its waiter: one wake-up of each event loop for the whole batch.
+
+    Why not one ``call_soon_threadsafe`` per request: each writes to the loop's wake-up pipe
+    and schedules its own callback, which the server's single event loop paid per reveal.
+    """
+    by_loop: dict[
+        asyncio.AbstractEventLoop,
+        list[tuple[asyncio.Future[RevealDecision], RevealDecision | None, BaseException | None]],
+    ] = {}
+    for waiting, outcome in zip(batch, outcomes, strict=True):
+        answer = (
+            (waiting.future, outcome, None)
+            if isinstance(outcome, RevealDecision)
+            else (waiting.future, None, outcome)
+        )
+        by_loop.setdefault(waiting.loop, []).append(answer)
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle_all, settled)
 
 
 class RevealBatcher:
@@ -113,11 +137,7 @@ class RevealBatcher:
             outcomes = self.decide([waiting.request for waiting in batch])
             self.batches += 1
             self.decided += len(batch)
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, RevealDecision):
-                    _hand_back(waiting, outcome, None)
-                else:
-                    _hand_back(waiting, None, outcome)
+            _hand_back(batch, outcomes)
 
     def decide(self, requests: list[RevealRequest]) -> list[RevealDecision | Exception]:
         """One batch; if it fails as a whole, each request again on its own.

@@ -39,7 +39,7 @@ from parcelguard.audit.stored import LogIntegrityError, StoredHashes, UpperHashC
 from parcelguard.audit.verify import Verification, verify_store
 from parcelguard.core.errors import BadInput, StoreUnavailable
 from parcelguard.storage import begin_write
-from parcelguard.storage.bulk import insert_rows, insert_sql
+from parcelguard.storage.bulk import driver_rows, insert_rows, insert_sql
 from parcelguard.storage.schema import (
     audit_checkpoints,
     audit_cosignatures,
@@ -76,7 +76,7 @@ class AuditLog:
     def _size(conn: sa.Connection) -> int:
         # Driver-level: on every append, and the Core statement's per-call overhead cost more
         # than SQLite's answer from the primary key (measured: bench/http_reveal.py).
-        last = conn.exec_driver_sql("SELECT max(seq) FROM audit_entries").scalar()
+        ((last,),) = driver_rows(conn, "SELECT max(seq) FROM audit_entries")
         return 0 if last is None else int(last) + 1
 
     def append(self, entries: Sequence[AuditEntry]) -> list[int]:

@@ -10,6 +10,7 @@ serialise) and multi-row ``VALUES`` statements (10-20 % slower on SQLite).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,7 +41,63 @@ def insert_sql(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> 
 
 def insert_rows(conn: sa.Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
     if rows:
-        conn.exec_driver_sql(sql, list(rows))
+        driver_run(conn, sql, list(rows))
+
+
+def driver_rows(
+    conn: sa.Connection, sql: str, params: Sequence[object] = ()
+) -> list[tuple[Any, ...]]:
+    """Every row of one driver-level statement, read on the driver's own cursor.
+
+    Why not ``exec_driver_sql``: SQLAlchemy wraps each statement in an execution context and
+    fetches each row through its result machinery, which at the reveal service's batch
+    sizes cost as much as SQLite's own work (measured: 19 us against 10 us for an indexed
+    ``IN`` of three keys, and row fetching was a twelfth of a batch of 50). The statement
+    runs in ``conn``'s transaction all the same; a driver error is raised as SQLAlchemy's
+    own exception type (``OperationalError`` for a lost or locked store), as
+    ``exec_driver_sql`` would, so callers handle it the same way.
+    """
+    with _driver_cursor(conn, sql) as cursor:
+        cursor.execute(sql, tuple(params))
+        if cursor.description is None:
+            return []
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def driver_run(
+    conn: sa.Connection, sql: str, params: Sequence[object] | list[tuple[object, ...]] = ()
+) -> None:
+    """One driver-level statement for its effect; a list of tuples runs it once per tuple."""
+    with _driver_cursor(conn, sql) as cursor:
+        if isinstance(params, list) and params and isinstance(params[0], tuple):
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, tuple(params))
+
+
+@contextmanager
+def _driver_cursor(conn: sa.Connection, sql: str) -> Iterator[Any]:
+    dbapi = conn.dialect.loaded_dbapi
+    raw = conn.connection.dbapi_connection
+    cursor = raw.cursor() if raw is not None else conn.connection.cursor()
+    try:
+        yield cursor
+    except dbapi.Error as exc:
+        gone = conn.dialect.is_disconnect(exc, raw, cursor)
+        if gone:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=gone,
+            dialect=conn.dialect,
+        ) from exc
+    finally:
+        with contextlib.suppress(Exception):  # a cursor of a lost connection may not close
+            cursor.close()
 
 
 def rows_by_keys(
@@ -59,7 +116,7 @@ def rows_by_keys(
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
         text = sql.format(keys=", ".join([mark] * len(chunk)), m=mark)
-        rows.extend(conn.exec_driver_sql(text, (*chunk, *params)))  # rows index like tuples
+        rows.extend(driver_rows(conn, text, (*chunk, *params)))
     return rows
 
 

@@ -35,6 +35,8 @@ from parcelguard.core.errors import BadInput, ParcelGuardError
 from parcelguard.storage import begin_write, connect_current
 from parcelguard.storage.bulk import (
     datetime_stamp,
+    driver_rows,
+    driver_run,
     insert_rows,
     insert_sql,
     marker,
@@ -312,11 +314,12 @@ class VirtualNumbers:
             for start in range(0, len(chosen), 500):
                 part = chosen[start : start + 500]
                 found.update(
-                    conn.exec_driver_sql(
+                    driver_rows(
+                        conn,
                         f"SELECT number, binding_id FROM vnum_bindings WHERE bound_at = {mark} "  # noqa: S608
                         f"AND number IN ({', '.join([mark] * len(part))})",
                         (stamp(now), *part),
-                    ).all()
+                    )
                 )
             ids = [found[number] for number in chosen]
             for (triple, positions, number, until), binding_id in zip(planned, ids, strict=True):
@@ -416,7 +419,8 @@ class VirtualNumbers:
         ):
             found.extend(
                 row[0]
-                for row in conn.exec_driver_sql(
+                for row in driver_rows(
+                    conn,
                     f"SELECT number FROM vnum_pool WHERE {condition}{avoid} "  # noqa: S608 (markers only)
                     f"ORDER BY {order} LIMIT {mark}",
                     (*params, *skipped, window - len(found)),
@@ -439,7 +443,8 @@ class VirtualNumbers:
         if not holds:
             return
         stamp, mark = datetime_stamp(conn), marker(conn)
-        conn.exec_driver_sql(
+        driver_run(
+            conn,
             f"UPDATE vnum_pool SET quarantined_until = {mark} WHERE number = {mark} "  # noqa: S608 (markers only)
             f"AND (quarantined_until IS NULL OR quarantined_until < {mark})",
             [(stamp(moment), number, stamp(moment)) for number, moment in holds],

@@ -38,7 +38,7 @@ from parcelguard.reveal.guard.counters import (
     current,
 )
 from parcelguard.storage import begin_write
-from parcelguard.storage.bulk import marker
+from parcelguard.storage.bulk import driver_rows, driver_run, marker
 from parcelguard.storage.schema import guard_counts, guard_runs
 
 _CHUNK = 500  # actors or pairs per statement: far below every driver's parameter limit
@@ -105,9 +105,9 @@ class StoreCounters:
             for start in range(0, len(stale), _CHUNK):
                 chunk = stale[start : start + _CHUNK]
                 sql = _sql(_DELETE_STALE, mark, actors=_markers(len(chunk)))
-                conn.exec_driver_sql(sql, (*chunk, cutoff))
+                driver_run(conn, sql, (*chunk, cutoff))
             if adds:
-                conn.exec_driver_sql(_sql(_ADD, mark), adds)
+                driver_run(conn, _sql(_ADD, mark), adds)
             if asked:
                 after = []
                 for actor in sorted(asked):
@@ -117,10 +117,10 @@ class StoreCounters:
                     if run is not None:
                         after.append((actor, run.last, run.length, run.at))
                 if after:
-                    conn.exec_driver_sql(_sql(_PUT_RUN, mark), after)
+                    driver_run(conn, _sql(_PUT_RUN, mark), after)
             if sweep:
-                conn.exec_driver_sql(_sql(_SWEEP, mark), (cutoff,))
-                conn.exec_driver_sql(_sql(_SWEEP_RUNS, mark), (now - RUN_IDLE,))
+                driver_run(conn, _sql(_SWEEP, mark), (cutoff,))
+                driver_run(conn, _sql(_SWEEP_RUNS, mark), (now - RUN_IDLE,))
         if sweep:
             self._next_sweep = now + _SWEEP_EVERY
         return Observed(
@@ -140,7 +140,7 @@ class StoreCounters:
                 chunk = unique[start : start + _CHUNK]
                 rows = ", ".join(["(?, ?, ?)"] * len(chunk))
                 params = tuple(v for actor, key in chunk for v in (actor, key, now))
-                result = conn.exec_driver_sql(_sql(_SEEN, mark, rows=rows), params)
+                result = driver_rows(conn, _sql(_SEEN, mark, rows=rows), params)
                 new.update((str(actor), str(key)) for actor, key in result)
         answer: list[bool] = []
         for pair in checked:
@@ -188,7 +188,7 @@ def _read(
     for start in range(0, len(actors), _CHUNK):
         chunk = actors[start : start + _CHUNK]
         sql = _sql(_READ, mark, sums=sums, actors=_markers(len(chunk)))
-        for actor, kind, *values in conn.exec_driver_sql(sql, (*starts, starts[-1], *chunk)):
+        for actor, kind, *values in driver_rows(conn, sql, (*starts, starts[-1], *chunk)):
             if values[-1]:
                 stale.add(actor)
             if values[-2]:  # anything in the longest window
@@ -223,7 +223,7 @@ def _read_runs(
     for start in range(0, len(actors), _CHUNK):
         chunk = actors[start : start + _CHUNK]
         sql = _sql(_READ_RUNS, mark, actors=_markers(len(chunk)))
-        for actor, last, length, at in conn.exec_driver_sql(sql, tuple(chunk)):
+        for actor, last, length, at in driver_rows(conn, sql, tuple(chunk)):
             runs[str(actor)] = current(Run(int(last), int(length), int(at)), now)
     return runs
 
