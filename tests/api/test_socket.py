@@ -21,11 +21,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from parcelguard.api import create_app, open_context
-from parcelguard.api.batching import RevealBatcher
+from parcelguard.api.batching import LoopBatcher, RevealBatcher
 from parcelguard.api.decisions import DecisionFailed, DecisionProcess, _as_error, _as_message
 from parcelguard.core.errors import BadInput, StoreUnavailable
 from parcelguard.labels.keys import label_key
 from parcelguard.labels.token import LabelTokens
+from parcelguard.reveal.facts import RevealRequest
 from tests.api.conftest import Api
 
 SERVE = [sys.executable, "-m", "parcelguard.cli.serve"]
@@ -208,3 +209,96 @@ def test_errors_cross_the_pipe_by_type_and_never_with_foreign_text() -> None:
 def test_a_child_process_cannot_be_given_a_clock(api: Api) -> None:
     with pytest.raises(ValueError, match="clock"):
         open_context(api.world.settings, clock=lambda: datetime.now(UTC), decision_process=True)
+
+
+def test_in_process_mode_the_event_loop_batches_concurrent_reveals(api: Api) -> None:
+    """``serve``'s mode: no worker thread, the loop itself drives the child's batches."""
+    context = open_context(api.world.settings, decision_process=True)
+    app = create_app(context)
+    batcher = app.state.batcher
+    assert isinstance(batcher, LoopBatcher)
+    waybill = api.world.waybills[0].waybill_no
+    token = api.tokens.mint("C1", "D-C1", datetime.now(UTC))
+    count = 40
+
+    async def storm(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/v1/reveal",
+                        json={"waybill_no": waybill, "field": "phone", "purpose": "delivery"},
+                        headers={"Authorization": f"Bearer {token}", "X-Request-ID": f"loop-{n}"},
+                    )
+                    for n in range(count)
+                )
+            )
+
+    with serving(app) as base:
+        responses = asyncio.run(storm(base))
+    assert [r.status_code for r in responses] == [200] * count
+    assert len({r.json()["value"] for r in responses}) == 1
+    assert sorted(e.request_id for e in api.entries()) == sorted(f"loop-{n}" for n in range(count))
+    assert batcher.decided == count
+    assert batcher.batches < count
+    assert not context.decider._process.is_alive()  # type: ignore[union-attr]
+
+
+class _ServicePipe:
+    """A batch pipe over the real service in this process, whose answer wakes an os.pipe.
+
+    It fails whole any batch of several requests that holds the request id ``poison``, as a
+    batch fails when one of its entries cannot be audited.
+    """
+
+    def __init__(self, api: Api) -> None:
+        self._service = api.context.service
+        self._read, self._write = os.pipe()
+        self._answer: object = None
+
+    def fileno(self) -> int:
+        return self._read
+
+    def send(self, requests):
+        if len(requests) > 1 and any(r.request_id == "poison" for r in requests):
+            self._answer = DecisionFailed("the decision process failed (ValueError)")
+        else:
+            self._answer = self._service.reveal_batch(requests)
+        os.write(self._write, b".")
+
+    def receive(self):
+        os.read(self._read, 1)
+        answer, self._answer = self._answer, None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
+def test_a_batch_that_fails_whole_is_decided_again_one_request_at_a_time(api: Api) -> None:
+    pipe = _ServicePipe(api)
+    batcher = LoopBatcher(pipe)
+    waybill = api.world.waybills[0].waybill_no
+    ids = ["first", "a", "poison", "b", "c"]
+
+    async def ask() -> list[object]:
+        return await asyncio.gather(
+            *(
+                batcher.reveal(
+                    RevealRequest("C1", waybill, "phone", "delivery", "D-C1", request_id=i)
+                )
+                for i in ids
+            )
+        )
+
+    try:
+        decisions = asyncio.run(ask())
+    finally:
+        pipe.close()
+    assert [d.request_id for d in decisions] == ids  # type: ignore[attr-defined]
+    assert all(d.allowed for d in decisions)  # type: ignore[attr-defined]
+    assert (batcher.batches, batcher.decided) == (2, 5)  # the lone first, then the failed four
+    assert sorted(e.request_id for e in api.entries()) == sorted(ids)  # each audited once

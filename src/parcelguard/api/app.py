@@ -23,7 +23,8 @@ Decisions this module makes, each documented in ``docs/api.md``:
 * Reveals go through :class:`~parcelguard.api.batching.RevealBatcher` and the service's
   audit appends through a :class:`~parcelguard.audit.group_commit.GroupCommitter`, so
   concurrent requests share queries and transactions; ``serve`` runs the service in a
-  process of its own (:mod:`parcelguard.api.decisions`), away from the event loop's GIL.
+  process of its own (:mod:`parcelguard.api.decisions`), away from the event loop's GIL,
+  and the event loop drives that process's batches itself (:class:`LoopBatcher`).
 
 No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at
 run time, and some name dependencies local to the functions that build the routes.
@@ -46,7 +47,7 @@ from starlette.responses import Response
 
 import parcelguard
 from parcelguard.api.auth import ApiTokens, Authenticator, Principal, api_key
-from parcelguard.api.batching import Decider, RevealBatcher
+from parcelguard.api.batching import Decider, LoopBatcher, RevealBatcher
 from parcelguard.api.decisions import DecisionProcess
 from parcelguard.api.middleware import AccessMiddleware
 from parcelguard.api.models import (
@@ -229,7 +230,11 @@ def settle_heap() -> None:
 
 
 def create_app(context: ApiContext) -> FastAPI:
-    batcher = RevealBatcher(context.door, workers=context.batch_workers)
+    batcher: RevealBatcher | LoopBatcher
+    if isinstance(context.decider, DecisionProcess):
+        batcher = LoopBatcher(context.decider.batch_channel())
+    else:
+        batcher = RevealBatcher(context.door, workers=context.batch_workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -355,7 +360,9 @@ def _service_routes(context: ApiContext) -> APIRouter:
     return router
 
 
-def _reveal_routes(context: ApiContext, batcher: RevealBatcher, Caller: Any) -> APIRouter:
+def _reveal_routes(
+    context: ApiContext, batcher: RevealBatcher | LoopBatcher, Caller: Any
+) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     guarded = responses(401, 422, 503)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -169,3 +170,125 @@ class RevealBatcher:
             self._condition.notify_all()
         for thread in self._threads:
             thread.join()
+
+
+class BatchPipe(Protocol):
+    """One batch at a time to the decisions and its answer back (a ``BatchChannel``)."""
+
+    def fileno(self) -> int: ...
+
+    def send(self, requests: Sequence[RevealRequest]) -> None: ...
+
+    def receive(self) -> list[RevealDecision]: ...
+
+
+class LoopBatcher:
+    """:class:`RevealBatcher`'s batching, driven by the event loop over the decision pipe.
+
+    The same contract: whatever arrived while a batch was being decided goes in the next
+    one (up to ``max_batch``), a request that finds nothing in flight is sent at once, a
+    batch lost with the store fails each of its requests with that error, and a batch that
+    fails for any other reason is sent again one request at a time. What changes is who
+    waits: no worker thread. The loop sends a batch and the pipe wakes it when the answer
+    is readable, so a reveal costs no thread hop and no wait for the interpreter lock (see
+    :class:`parcelguard.api.decisions.BatchChannel`).
+    """
+
+    def __init__(self, pipe: BatchPipe, *, max_batch: int = 256) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be positive")
+        self._pipe = pipe
+        self._max_batch = max_batch
+        self._pending: deque[_Waiting] = deque()
+        self._alone: deque[_Waiting] = deque()  # of a failed batch: each decided on its own
+        self._flight: tuple[list[_Waiting], bool] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self.batches = 0
+        self.decided = 0
+
+    async def reveal(self, request: RevealRequest) -> RevealDecision:
+        loop = asyncio.get_running_loop()
+        if self._closing:
+            raise RuntimeError("the reveal batcher is closed")
+        self._attach(loop)
+        future: asyncio.Future[RevealDecision] = loop.create_future()
+        self._pending.append(_Waiting(request, future, loop))
+        if self._flight is None:
+            self._send()
+        return await future
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            return
+        if self._loop is not None and self._loop.is_running():
+            raise RuntimeError("a LoopBatcher serves one event loop")
+        self._loop = loop
+        loop.add_reader(self._pipe.fileno(), self._on_answer)
+
+    def _send(self) -> None:
+        if self._alone:
+            batch, alone = [self._alone.popleft()], True
+        elif self._pending:
+            count = min(self._max_batch, len(self._pending))
+            batch, alone = [self._pending.popleft() for _ in range(count)], False
+        else:
+            self._idle.set()
+            return
+        self._idle.clear()
+        try:
+            self._pipe.send([waiting.request for waiting in batch])
+        except Exception as exc:  # the process is gone: nothing was decided
+            self._settle(batch, [exc] * len(batch))
+            self._send()
+            return
+        self._flight = (batch, alone)
+
+    def _on_answer(self) -> None:
+        if self._flight is None:  # a wake-up without a question: the pipe closed
+            return
+        batch, alone = self._flight
+        self._flight = None
+        outcomes: list[RevealDecision | Exception]
+        try:
+            outcomes = list(self._pipe.receive())
+        except Exception as exc:
+            if len(batch) == 1 or isinstance(exc, StoreUnavailable | OperationalError):
+                outcomes = [exc] * len(batch)
+            else:
+                self.batches += 1
+                self._alone.extend(batch)  # strangers in the batch must not fail with it
+                self._send()
+                return
+        if not alone:
+            self.batches += 1
+        self.decided += len(batch)
+        self._settle(batch, outcomes)
+        self._send()
+
+    @staticmethod
+    def _settle(batch: Sequence[_Waiting], outcomes: Sequence[RevealDecision | Exception]) -> None:
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, RevealDecision):
+                _settle(waiting.future, outcome, None)
+            else:
+                _settle(waiting.future, None, outcome)
+
+    def close(self) -> None:
+        """Let what is waiting be decided, then stop reading; later reveals are refused.
+
+        Called from a thread other than the loop's (the server's shutdown), while the loop
+        still runs and answers arrive.
+        """
+        self._closing = True
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if loop.is_running():
+            self._idle.wait(timeout=120)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.remove_reader, self._pipe.fileno())
+        else:
+            loop.remove_reader(self._pipe.fileno())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import signal
 import threading
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ from typing import Any
 from parcelguard.config import Settings
 from parcelguard.core.errors import BadInput, KeyError_, ParcelGuardError, StoreUnavailable
 from parcelguard.reveal.facts import RevealRequest
-from parcelguard.reveal.service import RevealDecision
+from parcelguard.reveal.service import RevealDecision, RevealService
 
 _ERRORS: dict[str, type[ParcelGuardError]] = {
     "BadInput": BadInput,
@@ -63,8 +64,13 @@ def _as_error(kind: str, message: str, code: str) -> Exception:
     return DecisionFailed(f"the decision process failed ({message})")
 
 
-def _serve(settings: Settings, conn: Connection) -> None:
-    """The child: build the service, then answer batches until the pipe closes."""
+def _serve(settings: Settings, conn: Connection, batches: Connection) -> None:
+    """The child: build the service, then answer on either pipe until one closes.
+
+    ``conn`` carries calls from the server's threads (redemptions, a thread's batches),
+    ``batches`` the event loop's own batches (:class:`BatchChannel`); each answer goes back
+    on the pipe its question came on.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from parcelguard.admin import open_reveal_service
     from parcelguard.api.app import settle_heap
@@ -80,24 +86,64 @@ def _serve(settings: Settings, conn: Connection) -> None:
     settle_heap()
     conn.send(("ready", None))
     try:
-        while True:
-            try:
-                message = conn.recv()
-            except EOFError:
-                break
-            if message is None:
-                break
-            try:
-                if message[0] == "batch":
-                    answer: Any = service.reveal_batch(message[1])
-                else:
-                    answer = service.redeem_label(message[1], message[2])
-            except Exception as exc:
-                conn.send(("error", _as_message(exc)))
-            else:
-                conn.send(("ok", answer))
+        while _answer_ready(service, multiprocessing.connection.wait([conn, batches])):
+            pass
     finally:
         service.engine.dispose()
+
+
+def _answer_ready(service: RevealService, ready: list[Any]) -> bool:
+    """Answer each pipe with a question waiting; False once the server has hung up."""
+    for pipe in ready:
+        try:
+            message = pipe.recv()
+        except EOFError:
+            return False
+        if message is None:
+            return False
+        try:
+            if message[0] == "batch":
+                answer: Any = service.reveal_batch(message[1])
+            else:
+                answer = service.redeem_label(message[1], message[2])
+        except Exception as exc:
+            pipe.send(("error", _as_message(exc)))
+        else:
+            pipe.send(("ok", answer))
+    return True
+
+
+class BatchChannel:
+    """The event loop's own pipe to the decision process: send a batch, read its answer.
+
+    Why a pipe of its own, read from the event loop: through a worker thread every batch
+    cost two thread hops in the server, each waiting for the interpreter lock the event
+    loop holds while it serves requests. Here the loop writes the batch and is woken by the
+    pipe when the answer is there (see :class:`parcelguard.api.batching.LoopBatcher`). One
+    batch at a time: the caller sends the next only after reading the answer.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def fileno(self) -> int:
+        return self._conn.fileno()
+
+    def send(self, requests: Sequence[RevealRequest]) -> None:
+        try:
+            self._conn.send(("batch", list(requests)))
+        except OSError:
+            raise StoreUnavailable("the decision process has stopped") from None
+
+    def receive(self) -> list[RevealDecision]:
+        try:
+            status, answer = self._conn.recv()
+        except (EOFError, OSError):
+            raise StoreUnavailable("the decision process has stopped") from None
+        if status != "ok":
+            raise _as_error(*answer)
+        decisions: list[RevealDecision] = answer
+        return decisions
 
 
 class DecisionProcess:
@@ -106,11 +152,16 @@ class DecisionProcess:
     def __init__(self, settings: Settings, *, start_timeout: float = 120.0) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
+        self._batches, child_batches = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(settings, child), name="parcelguard-decisions", daemon=False
+            target=_serve,
+            args=(settings, child, child_batches),
+            name="parcelguard-decisions",
+            daemon=False,
         )
         self._process.start()
         child.close()
+        child_batches.close()
         self._lock = threading.Lock()
         if not self._conn.poll(start_timeout):
             self._process.kill()
@@ -130,6 +181,10 @@ class DecisionProcess:
         if status != "ok":
             raise _as_error(*answer)
         return answer
+
+    def batch_channel(self) -> BatchChannel:
+        """The pipe an event loop drives itself; for one :class:`LoopBatcher` only."""
+        return BatchChannel(self._batches)
 
     def reveal_batch(self, requests: Sequence[RevealRequest]) -> list[RevealDecision]:
         decisions: list[RevealDecision] = self._ask(("batch", list(requests)))
@@ -152,3 +207,4 @@ class DecisionProcess:
                 self._process.kill()
                 self._process.join()
             self._conn.close()
+            self._batches.close()
