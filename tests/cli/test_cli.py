@@ -27,7 +27,7 @@ def test_init_then_put_then_stats_then_shred(env: dict[str, str], tmp_path: Path
     result = invoke(env, "init", "--json")
     assert result.exit_code == 0, result.stderr
     assert "schema" in last_json(result.stdout)["created"]  # type: ignore[operator]
-    batch = recent_waybills(30)
+    batch = _before_and_during_today()
     path = tmp_path / "waybills.csv"
     path.write_text(csv_text([as_raw(w) for w in batch]), encoding="utf-8")
 
@@ -221,3 +221,25 @@ def test_errors_carry_a_chinese_reading_in_zh(env: dict[str, str], tmp_path: Pat
     assert result.stderr.count("\n") == 1
     assert "recipient_phone is not a Chinese mobile number" in result.stderr
     assert "不是有效的中国大陆手机号" in result.stderr
+
+
+def _before_and_during_today() -> list[Any]:
+    """15 waybills of two days ago and 15 of the carrier's today, whatever the hour.
+
+    Why not ``recent_waybills``: over the last 48 hours, just after midnight in Beijing
+    (16:00 UTC) hardly any of them fall in the carrier's new day, and shredding every day
+    before today took all 30.
+    """
+    from datetime import UTC, datetime, time, timedelta
+
+    from parcelguard.core.clock import CARRIER_TZ, today
+    from parcelguard.simulate.recipients import synthetic_waybills
+
+    now = datetime.now(UTC)
+    day_start = datetime.combine(today(), time(0), CARRIER_TZ).astimezone(UTC)
+    start = max(day_start, now - timedelta(minutes=10))
+    old = synthetic_waybills(15, seed=7, start=now - timedelta(hours=47), span=timedelta(hours=1))
+    new = synthetic_waybills(
+        15, seed=8, start=start, span=max(now - start, timedelta(seconds=1)), first_serial=15
+    )
+    return [*old, *new]
