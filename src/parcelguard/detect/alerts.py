@@ -157,12 +157,12 @@ def merge(
             per_code[r.code] = per_code.get(r.code, 0) + 1
             if per_code[r.code] <= MAX_PER_CODE:
                 reasons.append(r)
-        ids: list[str] = []
+        ids: dict[str, None] = {}  # ordered and unique
         spans: list[tuple[int, int]] = []
         for r in reasons:
             key = f"{r.evidence}:{r.day}:{r.window}"
             got = r.evidence_ids or evidence.get(account, {}).get(key, ())
-            ids.extend(i for i in got if i not in ids)
+            ids.update(dict.fromkeys(got))
             if key in seen.get(account, {}):
                 spans.append(seen[account][key])
         first, last = (
@@ -178,7 +178,7 @@ def merge(
                 first_seen=first,
                 last_seen=last,
                 reasons=tuple(reasons),
-                evidence=tuple(ids[:MAX_EVIDENCE]),
+                evidence=tuple(ids)[:MAX_EVIDENCE],
                 detectors=tuple(sorted({f.detector for f in found})),
             )
         )

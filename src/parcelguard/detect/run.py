@@ -126,21 +126,22 @@ def _holder_evidence(
     for r in asked_rows:
         asked.setdefault(str(r["employee_id"]), set()).add(str(r["waybill_no"]))
     held_by: dict[str, set[str]] = {}
-    held_per: dict[tuple[str, str], set[str]] = {}
+    holders_of: dict[tuple[str, str], set[str]] = {}
     for p in pairs:
         held_by.setdefault(str(p["waybill_no"]), set()).add(str(p["holder_id"]))
-        held_per.setdefault((str(p["revealer"]), str(p["holder_id"])), set()).add(
-            str(p["waybill_no"])
+        holders_of.setdefault((str(p["revealer"]), str(p["waybill_no"])), set()).add(
+            str(p["holder_id"])
         )
-    event_ids: dict[tuple[str, str], tuple[str, ...]] = {}
-    ordered = sorted(asked_rows, key=lambda r: (int(r["ts"]), str(r["event_id"])))
-    for (revealer, holder), waybills in held_per.items():
-        ids = [
-            str(r["event_id"])
-            for r in ordered
-            if r["employee_id"] == revealer and r["waybill_no"] in waybills
-        ]
-        event_ids[(revealer, holder)] = tuple(ids[:MAX_EVIDENCE])
+    # One pass over the revealers' events, in time order: each event is evidence for every
+    # holder of its waybill (the first MAX_EVIDENCE of each pair).
+    ids: dict[tuple[str, str], list[str]] = {}
+    for r in sorted(asked_rows, key=lambda r: (int(r["ts"]), str(r["event_id"]))):
+        revealer = str(r["employee_id"])
+        for holder in holders_of.get((revealer, str(r["waybill_no"])), ()):
+            bucket = ids.setdefault((revealer, holder), [])
+            if len(bucket) < MAX_EVIDENCE:
+                bucket.append(str(r["event_id"]))
+    event_ids = {pair: tuple(found) for pair, found in ids.items()}
     holdings = Holdings(
         held_by={w: frozenset(hs) for w, hs in held_by.items()}, totals=totals, universe=universe
     )
