@@ -9,6 +9,7 @@ analyst's confirm or dismiss; later runs re-rank their alerts by it.
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -61,8 +62,21 @@ def write_lines(out: Path, lines: list[str]) -> None:
 
 @app.command("run")
 def run_command(
-    events: Annotated[Path, typer.Option("--events", help="Folder of event tables. 事件文件夹。")],
     out: Annotated[Path, typer.Option("--out", help="Alerts, one JSON object a line.")],
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events",
+            help="Folder of event tables (with --from-store: where the export goes). 事件文件夹。",
+        ),
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Export the store's audit log and workflow first, then detect. 先从库中导出。",
+        ),
+    ] = False,
     until: Annotated[
         str | None,
         typer.Option("--until", help="Only events at or before this time (ISO 8601, offset)."),
@@ -93,7 +107,24 @@ def run_command(
         _check_out(out)
         settings = Settings.from_env()
         chosen = pattern or os.environ.get("PARCELGUARD_WAYBILL_PATTERN") or r"PG\d{12}"
-        result = detect(Engine(engine, read_events(events)), limit, pattern=chosen)
+        exported: dict[str, object] | None = None
+        with tempfile.TemporaryDirectory(prefix="parcelguard-store-") as scratch:
+            if from_store:
+                from parcelguard.audit.export import parse_until
+                from parcelguard.detect.engine import integer_times
+                from parcelguard.detect.from_store import export_store
+
+                folder = events or Path(scratch) / "events"
+                moment = None if until is None else parse_until(until)
+                export = export_store(settings.db_url, folder, moment)
+                exported = export.as_dict()
+                tables = read_events(folder)
+                tables["cases"] = integer_times(export.cases)
+            elif events is None:
+                raise BadInput("--events DIR is required (or --from-store)")
+            else:
+                tables = read_events(events)
+            result = detect(Engine(engine, tables), limit, pattern=chosen)
         store = FeedbackStore(settings.home)
         decisions = [] if no_feedback else store.decisions()
         alerts = rerank(result.alerts, decisions) if decisions else list(result.alerts)
@@ -106,6 +137,7 @@ def run_command(
             "engine": engine,
             "until": until,
             "feedback_used": len(decisions),
+            "exported": exported,
             "top": [
                 {
                     "alert_id": a.alert_id,

@@ -69,6 +69,7 @@ class Slack:
     exception_before: int = 5 * MINUTE
     exception_after: int = 3 * DAY
     scan: int = 12 * HOUR
+    open_case: int = 30 * DAY
 
 
 def local_day(us: ir.IntegerValue) -> ir.IntegerValue:
@@ -99,6 +100,11 @@ def until_filtered(tables: Mapping[str, ir.Table], until: int | None) -> dict[st
         closed_at=ibis.ifelse(tix.closed_at <= until, tix.closed_at, ibis.null("int64"))
     )
     t["waybills"] = wb.filter(wb.created_at <= until)
+    if "cases" in t:
+        cases = t["cases"].filter(t["cases"].opened_at <= until)
+        t["cases"] = cases.mutate(
+            closed_at=ibis.ifelse(cases.closed_at <= until, cases.closed_at, ibis.null("int64"))
+        )
     return t
 
 
@@ -106,8 +112,9 @@ def relations(t: Mapping[str, ir.Table], slack: Slack) -> ir.Table:
     """Every workflow relation between an account and a waybill, with the time it covers.
 
     One row per (waybill, account, from, to, via): the courier it is assigned to, the agent
-    who has its ticket, the staff of the site where it has an open exception, and whoever
-    scanned it (nearby in time). The format has no investigation cases yet, so an
+    who has its ticket, the staff of the site where it has an open exception, whoever
+    scanned it (nearby in time), and, when the input has them (a store export), the officer
+    whose investigation case names it. The exchange format has no cases, so in a folder an
     investigation explains nothing: a security officer's lookups stand on their own.
     """
     asg, tix, scans, emp = t["assignments"], t["tickets"], t["scans"], t["employees"]
@@ -142,7 +149,19 @@ def relations(t: Mapping[str, ir.Table], slack: Slack) -> ir.Table:
         hi=scans.ts + slack.scan,
         via=ibis.literal("scan"),
     )
-    return ibis.union(assigned, ticket, exception, scanned)
+    parts = [assigned, ticket, exception, scanned]
+    if "cases" in t:  # investigation cases: only a store has them (detect.from_store)
+        c = t["cases"]
+        parts.append(
+            c.select(
+                waybill_no=c.waybill_no,
+                employee_id=c.employee_id,
+                lo=c.opened_at,
+                hi=c.closed_at.fill_null(c.opened_at + slack.open_case),
+                via=ibis.literal("case"),
+            )
+        )
+    return ibis.union(*parts)
 
 
 def enriched_accesses(t: Mapping[str, ir.Table], slack: Slack, pattern: str) -> ir.Table:
