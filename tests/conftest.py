@@ -10,7 +10,7 @@ import base64
 import os
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from parcelguard.admin import initialise, open_vault
 from parcelguard.config import Settings
+from parcelguard.core.clock import CARRIER_TZ, today
 from parcelguard.core.waybill import NewWaybill
 from parcelguard.simulate.recipients import synthetic_waybills
 from parcelguard.vault import Vault
@@ -94,10 +95,26 @@ def vault(settings: Settings) -> Iterator[Vault]:
 
 
 def recent_waybills(count: int, *, seed: int = 7, first_serial: int = 0) -> list[NewWaybill]:
-    """Synthetic waybills created over the last two days (well inside retention)."""
-    start = datetime.now(UTC) - timedelta(days=2)
-    return list(
-        synthetic_waybills(
-            count, seed=seed, start=start, span=timedelta(days=2), first_serial=first_serial
-        )
-    )
+    """Synthetic waybills of the last two days (well inside retention), a quarter of them
+    created in the carrier's today and the rest before it, whatever the hour.
+
+    Why the split: spread evenly over 48 hours, just after midnight in Beijing (16:00 UTC)
+    hardly any fell in the new day, and the tests that shred every day before today found
+    nothing left to read.
+    """
+    now = datetime.now(UTC)
+    day_start = datetime.combine(today(), time(0), CARRIER_TZ).astimezone(UTC)
+    start = now - timedelta(days=2)
+    before = count - count // 4
+    return [
+        *synthetic_waybills(
+            before, seed=seed, start=start, span=day_start - start, first_serial=first_serial
+        ),
+        *synthetic_waybills(
+            count - before,
+            seed=seed + 1,
+            start=day_start,
+            span=max(now - day_start, timedelta(seconds=1)),
+            first_serial=first_serial + before,
+        ),
+    ]
