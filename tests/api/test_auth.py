@@ -5,17 +5,20 @@ from __future__ import annotations
 import base64
 import json
 import stat
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 
 from parcelguard.api.auth import (
+    CACHE_SECONDS,
     MAX_TTL,
     ApiTokens,
     Authenticator,
     Unauthenticated,
     api_key,
     api_key_path,
+    cache_lifetime,
     check_pair,
 )
 from parcelguard.core.errors import BadInput, KeyError_
@@ -105,7 +108,7 @@ def test_the_key_file_is_created_once_with_mode_600(world: World) -> None:
         api_key(world.settings, create=False)
 
 
-def test_standing_is_cached_for_thirty_seconds_then_read_again(world: World) -> None:
+def test_standing_is_cached_for_its_lifetime_then_read_again(world: World) -> None:
     ticks = [1000.0]
     authenticator = Authenticator(
         ApiTokens(KEY), world.engine, lambda: NOW, monotonic=lambda: ticks[0]
@@ -114,12 +117,21 @@ def test_standing_is_cached_for_thirty_seconds_then_read_again(world: World) -> 
     assert authenticator.authenticate(token).role == "courier"
     with world.engine.begin() as conn:
         conn.execute(devices.update().where(devices.c.device_id == "D-C1").values(revoked_at=NOW))
-    ticks[0] += 29.9
+    lifetime = cache_lifetime("C1", "D-C1", CACHE_SECONDS)
+    ticks[0] += lifetime - 0.1
     assert authenticator.authenticate(token).device_id == "D-C1"  # still the cached standing
     ticks[0] += 0.2
     with pytest.raises(Unauthenticated) as refused:
         authenticator.authenticate(token)
     assert refused.value.reason == "device_revoked"
+
+
+def test_a_shifts_cached_standings_expire_apart_and_all_within_thirty_seconds() -> None:
+    """Handhelds that signed in together must not all be read again in the same instant."""
+    lifetimes = [cache_lifetime(f"C{n:04d}", f"HH{n:04d}", CACHE_SECONDS) for n in range(2000)]
+    assert all(CACHE_SECONDS / 2 <= x <= CACHE_SECONDS for x in lifetimes)
+    per_second = Counter(int(x) for x in lifetimes)
+    assert max(per_second.values()) < 2000 / 15 * 1.5  # spread evenly, no pile-up in one second
 
 
 def test_a_departure_recorded_today_still_lets_the_day_finish(world: World) -> None:
