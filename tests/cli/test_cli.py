@@ -137,6 +137,7 @@ def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
     clerk = next(i for i in door["insiders"] if i["requests"] > 100 and i["allowed"] == 0)  # type: ignore[index]
     assert clerk["denied"]["no_matching_policy"] > 100  # the list-driven lookups
     case_told_twice(summary["case_twice"])  # type: ignore[arg-type]
+    detection_over_the_month(summary["detection"])  # type: ignore[arg-type]
 
 
 def case_told_twice(case: dict[str, Any]) -> None:
@@ -171,6 +172,54 @@ def case_told_twice(case: dict[str, Any]) -> None:
     assert link["linked_is_harvester"] is True  # the courier who holds the seller's waybills
 
 
+def detection_over_the_month(chapter: dict[str, Any]) -> None:
+    """Chapter 6: the month detected, the case's pair named, the evaluation with baselines."""
+    import re
+
+    world = chapter["world"]
+    assert world["days"] == 30
+    assert world["scenarios"] == ["jingzhou-2016"]
+    assert chapter["events_read"] > 100_000
+    evaluation = chapter["evaluation"]
+    case = evaluation["case"]
+    clerk, courier = case["clerk"], case["courier"]
+    # The case's clerk and its harvester among the alerts, each with reasons a person acts on.
+    top = {a["employee_id"]: a for a in chapter["top"]}
+    assert clerk in top
+    assert courier in top
+    assert top[clerk]["role"] == "warehouse_clerk"
+    assert top[courier]["role"] == "courier"
+    for alert in (top[clerk], top[courier]):
+        assert alert["score"] > 0.5
+        for reason in alert["reasons"]:
+            assert {"code", "value", "baseline", "window"} <= set(reason)
+    assert "holds_revealed_list" in {r["code"] for r in top[courier]["reasons"]}
+    # The pair: the collusion detector names the courier behind the clerk's lookups.
+    pair = chapter["pair"]
+    assert (pair["revealer"], pair["holder"]) == (clerk, courier)
+    assert pair["is_case_pair"] is True
+    assert courier in pair["detail"]
+    assert pair["of"] > 100
+    assert pair["held"] >= 0.9 * pair["of"]
+    assert pair["expected"] < pair["held"] / 5
+    assert pair["holder_own_unexplained"] == 0  # named without a suspect lookup of his own
+    # The evaluation table, with every baseline on the same world.
+    assert set(evaluation["baselines"]) == {"pyod_iforest", "pyod_ecod", "volume_threshold"}
+    for figures in [evaluation["detectors"], *evaluation["baselines"].values()]:
+        for key in ("accounts_detected", "precision_at_10", "false_per_10k_employee_days"):
+            assert key in figures
+    accounts = {row["employee_id"]: row for row in evaluation["accounts"]}
+    assert len(accounts) == evaluation["labelled_accounts"] == 4
+    assert accounts[clerk]["detected"] is True
+    assert accounts[clerk]["records_by_then"] < accounts[clerk]["records_total"]
+    assert case["both_within_24h"] is True
+    assert evaluation["detectors"]["false_per_10k_employee_days"] <= 1
+    # No plaintext personal data: the events format has none, and nothing looks like it.
+    text = json.dumps(chapter, ensure_ascii=False)
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text)  # a mainland mobile number
+    assert "recipient" not in text
+
+
 def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
     result = invoke(env, "demo", "--no-serve", "--lang", "zh")
     assert result.exit_code == 0
@@ -179,6 +228,12 @@ def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
     assert "第五章：同一个世界，荆州案讲两遍" in result.stdout
     assert "旧体制：仓管员" in result.stdout
     assert "关联（旧体制审计中的全部清单）：快递员" in result.stdout
+    flat = result.stdout.replace("\n", "")  # rich wraps long lines anywhere in Chinese
+    chapter = flat[flat.index("第六章：对仿真的一个月做批量检测") :]
+    assert "这一对：" in chapter
+    assert "认定的配对正是本案的两人" in chapter
+    for method in ("孤立森林", "ECOD", "量阈值"):  # the baselines, in the evaluation table
+        assert method in chapter
 
 
 def test_every_demo_line_is_written_in_both_languages() -> None:
