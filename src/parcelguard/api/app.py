@@ -47,7 +47,7 @@ from starlette.responses import Response
 
 import parcelguard
 from parcelguard.api.auth import ApiTokens, Authenticator, Principal, api_key
-from parcelguard.api.batching import Decider, LoopBatcher, RevealBatcher
+from parcelguard.api.batching import LoopBatcher, RevealBatcher
 from parcelguard.api.decisions import DecisionProcess
 from parcelguard.api.middleware import AccessMiddleware
 from parcelguard.api.models import (
@@ -100,13 +100,14 @@ class ApiContext:
     log_origin: str
     clock: Callable[[], datetime] = utc_now
     batch_workers: int = 1
-    decider: Decider | None = None
+    decider: DecisionProcess | None = None
     """Where reveals and redemptions are decided: a :class:`DecisionProcess`, or (None)
     ``service`` itself in this process. Explain always runs here: it writes nothing."""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
-    def door(self) -> Decider:
+    def door(self) -> DecisionProcess | RevealService:
+        """Where a redemption is decided (reveals go through the app's batcher)."""
         return self.decider if self.decider is not None else self.service
 
     def close(self) -> None:
@@ -234,7 +235,7 @@ def create_app(context: ApiContext) -> FastAPI:
     if isinstance(context.decider, DecisionProcess):
         batcher = LoopBatcher(context.decider.batch_channel())
     else:
-        batcher = RevealBatcher(context.door, workers=context.batch_workers)
+        batcher = RevealBatcher(context.service, workers=context.batch_workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -34,13 +34,11 @@ from parcelguard.reveal.service import RevealDecision
 
 
 class Decider(Protocol):
-    """What decides reveals: the :class:`RevealService` itself, or its process proxy."""
+    """What a worker thread decides reveals with: the :class:`RevealService` itself."""
 
     def reveal_batch(self, requests: Sequence[RevealRequest]) -> Sequence[RevealDecision]: ...
 
     def reveal(self, request: RevealRequest) -> RevealDecision: ...
-
-    def redeem_label(self, token: str, request: RevealRequest) -> RevealDecision: ...
 
 
 @dataclass(slots=True)

@@ -5,8 +5,8 @@ GIL. The service releases the GIL on every database call and must wait to take i
 from the event loop (and the event loop from it), so each slows the other well beyond its
 own CPU time (measured on the benchmark machine: the service spent 0.23 ms of CPU per
 request in a batch of 100 when alone, and about 0.67 ms inside the server). In a process of
-its own it has its own GIL; the server's thread that feeds it waits on the pipe with the
-GIL released, so the event loop runs freely. The cost is pickling a batch both ways, tens of
+its own it has its own GIL, and the event loop sends it batches over a pipe it reads only
+when the answer is there (:class:`BatchChannel`), so the loop runs freely. The cost is pickling a batch both ways, tens of
 microseconds.
 
 The child builds the service from :class:`~parcelguard.config.Settings` with
@@ -67,7 +67,7 @@ def _as_error(kind: str, message: str, code: str) -> Exception:
 def _serve(settings: Settings, conn: Connection, batches: Connection) -> None:
     """The child: build the service, then answer on either pipe until one closes.
 
-    ``conn`` carries calls from the server's threads (redemptions, a thread's batches),
+    ``conn`` carries calls from the server's threads (redemptions),
     ``batches`` the event loop's own batches (:class:`BatchChannel`); each answer goes back
     on the pipe its question came on.
     """
@@ -147,7 +147,11 @@ class BatchChannel:
 
 
 class DecisionProcess:
-    """A proxy with the service's reveal methods; one request or batch at a time."""
+    """The service in a child process: redemptions over one pipe, reveals over another.
+
+    Reveals go in batches over :meth:`batch_channel`, which the event loop drives; a
+    redemption (rare, from a request thread) is one call over the other pipe at a time.
+    """
 
     def __init__(self, settings: Settings, *, start_timeout: float = 120.0) -> None:
         context = multiprocessing.get_context("spawn")
@@ -185,13 +189,6 @@ class DecisionProcess:
     def batch_channel(self) -> BatchChannel:
         """The pipe an event loop drives itself; for one :class:`LoopBatcher` only."""
         return BatchChannel(self._batches)
-
-    def reveal_batch(self, requests: Sequence[RevealRequest]) -> list[RevealDecision]:
-        decisions: list[RevealDecision] = self._ask(("batch", list(requests)))
-        return decisions
-
-    def reveal(self, request: RevealRequest) -> RevealDecision:
-        return self.reveal_batch([request])[0]
 
     def redeem_label(self, token: str, request: RevealRequest) -> RevealDecision:
         decision: RevealDecision = self._ask(("redeem", token, request))
