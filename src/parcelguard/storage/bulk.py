@@ -67,9 +67,9 @@ def driver_rows(
 def driver_run(
     conn: sa.Connection, sql: str, params: Sequence[object] | list[tuple[object, ...]] = ()
 ) -> None:
-    """One driver-level statement for its effect; a list of tuples runs it once per tuple."""
+    """One driver-level statement for its effect; a list (of tuples) runs it once per tuple."""
     with _driver_cursor(conn, sql) as cursor:
-        if isinstance(params, list) and params and isinstance(params[0], tuple):
+        if isinstance(params, list):
             cursor.executemany(sql, params)
         else:
             cursor.execute(sql, tuple(params))
