@@ -17,6 +17,7 @@ from parcelguard.core.phone import normalise_cn_mobile
 INDEX_BYTES = 16
 _PHONE = b"phone\x00"
 _NAME_PHONE = b"name+phone\x00"
+_ID_NUMBER = b"id-number\x00"
 
 
 def _sha256(data: bytes = b"") -> hashlib._Hash:
@@ -46,6 +47,14 @@ class BlindIndexer:
         return self._mac(
             _NAME_PHONE + normalised_name.encode() + b"\x00" + normalised_phone.encode()
         )
+
+    def id_number(self, normalised_id: str) -> bytes:
+        """Index of an 18-character resident ID number (digits, upper-case ``X``).
+
+        The vault stores no ID numbers; leaked files often do, and forensics needs them to
+        count persons (Art. 11) without keeping them in the clear.
+        """
+        return self._mac(_ID_NUMBER + normalised_id.encode())
 
     def phone_of_text(self, text: str) -> bytes:
         """Index of a phone as found in the wild (raises ``InvalidPhone``)."""

@@ -280,6 +280,11 @@ class Vault:
 
     # -- reading without decrypting ----------------------------------------------------------
 
+    @property
+    def blind_indexer(self) -> BlindIndexer:
+        """The keyed index of this vault, for forensics to meet the stored indexes on a join."""
+        return self._indexer
+
     def find_by_phone(self, phone_text: str) -> list[str]:
         """Waybill numbers whose recipient has this phone, matched by blind index."""
         try:
