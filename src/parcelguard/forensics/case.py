@@ -125,6 +125,8 @@ class CaseDir:
             table = pq.read_table(self.persons_file)
         except FileNotFoundError:
             raise BadInput(f"case {self.name!r}: {PERSONS_FILE} is missing") from None
+        except pa.ArrowException as exc:
+            raise BadInput(f"case {self.name!r}: {PERSONS_FILE} is unreadable ({exc})") from None
         if not table.schema.equals(PERSONS_SCHEMA, check_metadata=False):
             raise BadInput(f"case {self.name!r}: {PERSONS_FILE} does not have the persons schema")
         return table
