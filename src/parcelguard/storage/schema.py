@@ -345,3 +345,22 @@ guard_containments = sa.Table(
     sa.Column("release_reason", sa.String(512), nullable=True),
     sa.Index("ix_guard_containments_employee", "employee_id", "released_at"),
 )
+
+# -- leak forensics -------------------------------------------------------------------------------
+# Canary records (honeytokens): synthetic recipients put in the vault through its normal put
+# path, each reachable only through one slice of the carrier (a station, a sender), so that
+# one found in a leaked file names the slice it leaked from. The row says which waybill is a
+# canary and which slice it sits in; the canary's phone is in the vault like any other (its
+# ciphertext and blind index), never here, so the table alone does not tell a reader which
+# phones are bait. See ``parcelguard.forensics.canary``.
+canaries = sa.Table(
+    "canaries",
+    metadata,
+    sa.Column(
+        "waybill_no", sa.String(32), sa.ForeignKey("waybills.waybill_no"), primary_key=True
+    ),
+    sa.Column("slice_kind", sa.String(16), nullable=False),  # station, sender
+    sa.Column("slice_value", sa.String(64), nullable=False),  # the site_id or sender_id
+    sa.Column("planted_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_canaries_slice", "slice_kind", "slice_value"),
+)
