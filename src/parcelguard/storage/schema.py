@@ -356,9 +356,7 @@ guard_containments = sa.Table(
 canaries = sa.Table(
     "canaries",
     metadata,
-    sa.Column(
-        "waybill_no", sa.String(32), sa.ForeignKey("waybills.waybill_no"), primary_key=True
-    ),
+    sa.Column("waybill_no", sa.String(32), sa.ForeignKey("waybills.waybill_no"), primary_key=True),
     sa.Column("slice_kind", sa.String(16), nullable=False),  # station, sender
     sa.Column("slice_value", sa.String(64), nullable=False),  # the site_id or sender_id
     sa.Column("planted_at", UTCDateTime(), nullable=False),
