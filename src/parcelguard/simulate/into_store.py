@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parcelguard.audit.entry import AuditEntry
 from parcelguard.config import Settings
 from parcelguard.core.waybill import NewWaybill
 from parcelguard.simulate.recipients import ESTATES, ROADS
@@ -96,4 +97,34 @@ def put_world(
         return vault.put(recipients_for(tables, seed))
 
 
-__all__ = ["put_world", "recipients_for"]
+def audit_entries(accesses: pa.Table) -> list[AuditEntry]:
+    """The simulator's access rows as audit entries, in the rows' order, to append to a log.
+
+    Why here: the demo, detection's store export and leak forensics all need a world whose
+    accesses sit in the tamper-evident log, as the reveal service would have written them.
+    The row's ``event_id`` becomes the entry's ``request_id`` so that an entry can be traced
+    back to the simulated event. The simulator decides in the legacy regime and names no
+    policy, so ``policy_id`` stays empty (forensics then treats an allowed phone reveal as
+    plaintext: the form was not recorded). Empty cells become empty fields.
+    """
+    return [
+        AuditEntry.at(
+            0,
+            row["ts"],
+            actor=row["employee_id"],
+            action=row["action"],
+            waybill_no=row["waybill_no"] or "",
+            field=row["field"] or "",
+            purpose=row["purpose"] or "",
+            decision=row["decision"],
+            reason=row["reason"],
+            request_id=row["event_id"],
+            channel=row["channel"],
+            device=row["device_id"] or "",
+            ip=row["ip"] or "",
+        )
+        for row in accesses.to_pylist()
+    ]
+
+
+__all__ = ["audit_entries", "put_world", "recipients_for"]
