@@ -352,11 +352,14 @@ guard_containments = sa.Table(
 # one found in a leaked file names the slice it leaked from. The row says which waybill is a
 # canary and which slice it sits in; the canary's phone is in the vault like any other (its
 # ciphertext and blind index), never here, so the table alone does not tell a reader which
-# phones are bait. See ``parcelguard.forensics.canary``.
+# phones are bait. No foreign key to ``waybills``: the row is written first (the intent), the
+# waybill then goes through the vault's own put, and a failed put deletes the row again; a
+# row whose waybill is missing is harmless and ``canary list`` shows it. See
+# ``parcelguard.forensics.canary``.
 canaries = sa.Table(
     "canaries",
     metadata,
-    sa.Column("waybill_no", sa.String(32), sa.ForeignKey("waybills.waybill_no"), primary_key=True),
+    sa.Column("waybill_no", sa.String(32), primary_key=True),
     sa.Column("slice_kind", sa.String(16), nullable=False),  # station, sender
     sa.Column("slice_value", sa.String(64), nullable=False),  # the site_id or sender_id
     sa.Column("planted_at", UTCDateTime(), nullable=False),

@@ -24,9 +24,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "canaries",
-        sa.Column(
-            "waybill_no", sa.String(32), sa.ForeignKey("waybills.waybill_no"), primary_key=True
-        ),
+        sa.Column("waybill_no", sa.String(32), primary_key=True),
         sa.Column("slice_kind", sa.String(16), nullable=False),
         sa.Column("slice_value", sa.String(64), nullable=False),
         sa.Column("planted_at", sa.DateTime(timezone=True), nullable=False),
