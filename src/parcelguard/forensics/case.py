@@ -117,8 +117,8 @@ class CaseDir:
         return data
 
     def write_json(self, path: Path, data: dict[str, object]) -> None:
-        text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
-        _atomic_write(path, text.encode("utf-8"))
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        write_atomically(path, text.encode("utf-8"))
 
     def read_persons(self) -> pa.Table:
         try:
@@ -145,7 +145,7 @@ class CaseDir:
             raise
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
