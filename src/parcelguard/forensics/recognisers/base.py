@@ -46,10 +46,11 @@ ROLES: Final[tuple[Role, ...]] = get_args(Role)
 CONTEXT_BOOST: Final = 0.1
 CONTEXT_WINDOW: Final = 12
 
-# Full-width ASCII (U+FF01-U+FF5E) and the ideographic space fold one-to-one onto ASCII, so
-# candidate patterns can stay ASCII while offsets into the original text stay valid.
-_WIDE: Final = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000"]
-_NARROW: Final = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" "]
+# Full-width ASCII (U+FF01-U+FF5E), the ideographic space and the full-width yuan sign fold
+# one-to-one onto ASCII (and ¥), so candidate patterns can stay ASCII while offsets into the
+# original text stay valid.
+_WIDE: Final = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000", "\uffe5"]
+_NARROW: Final = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" ", "\u00a5"]
 _WIDTH_FOLD: Final = str.maketrans(dict(zip(_WIDE, _NARROW, strict=True)))
 # Header words are compared without case, width, spaces or punctuation ("手机号码:", "Tel.").
 _HEADER_NOISE: Final = re.compile(r"[\s\W_]+")
@@ -237,13 +238,17 @@ class Recogniser(ABC):
 
     def extract(self, text: pl.Expr) -> pl.Expr:
         """The first occurrence in free text, canonical, or null: :meth:`find` in bulk."""
-        pattern = rust_pattern(self.candidates)
+        pattern = self.rust_candidates()
 
         def candidates(cells: pl.Series) -> pl.Series:
             return fold_width_series(cells).str.extract_all(pattern)
 
         found = text.map_batches(candidates, return_dtype=pl.List(pl.String), is_elementwise=True)
         return found.list.eval(self.expr(pl.element())).list.drop_nulls().list.first()
+
+    def rust_candidates(self) -> str:
+        """:attr:`candidates` for Polars; override when the shared syntax is not enough."""
+        return rust_pattern(self.candidates)
 
     def context_score(self, header: str | None) -> float:
         """How strongly a column header names this role: 1 exact, 0.8 contained, else 0.

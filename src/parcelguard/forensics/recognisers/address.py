@@ -1,0 +1,207 @@
+"""Addresses down to the district: the text starts with (or contains) a district's path.
+
+A leaked address names its district the way people write it: in full (湖北省荆州市沙市区),
+abbreviated (湖北荆州沙市区, 荆州沙市), without the province (荆州市沙市区) or, when the
+name is unique in the country, with the district alone. Every such path is generated from
+the bundled district table (:func:`parcelguard.simulate.reference.districts`, 2,855
+county-level divisions) and kept only when it names exactly one district: 朝阳区 alone is
+ambiguous (Beijing and Changchun) and is dropped, 北京朝阳区 is not.
+
+Finding the longest path at the start of a cell is one Aho-Corasick pass over ~46,000
+literal paths (Polars ``extract_many``, leftmost-first, longest listed first), then a dict
+lookup: no backtracking regex, and the same answer as the Python scan in :meth:`find`.
+
+Canonical form: the district's 6-digit adcode.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import ClassVar, Final
+
+import polars as pl
+
+from parcelguard.forensics.recognisers.base import (
+    CONTEXT_BOOST,
+    RUST_PY_SPACE,
+    Found,
+    Recogniser,
+    Role,
+    fold_width,
+    fold_width_series,
+)
+
+# The 55 minority nationalities (and 各族), as they appear in autonomous names.
+_ETHNIC: Final = (
+    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 "
+    "拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 "
+    "塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺 各"
+).split()
+_AUTONOMOUS: Final = re.compile(
+    rf"^(.+?)(?:(?:{'|'.join(sorted(_ETHNIC, key=len, reverse=True))})族)*自治[区州县旗]$"
+)
+_PROVINCE_SUFFIX: Final = re.compile(
+    r"(?:特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|省|市)$"
+)
+_LOWER_SUFFIX: Final = re.compile(r"(?:地区|林区|新区|[市区县旗盟])$")
+_SPACES: Final = re.compile(r"\s+")
+_SPACES_RUST: Final = rf"[{RUST_PY_SPACE}]+"
+# Anchors the whole-cell search at the cell's start: no cell contains U+0002.
+_START: Final = "\x02"
+COUNTRY: Final = "中国"
+
+
+def short_name(name: str, level: str) -> str | None:
+    """The name as abbreviated in addresses (湖北, 荆州, 沙市, 恩施), or None if too short.
+
+    Autonomous units drop their nationalities and 自治州/县 (恩施土家族苗族自治州 → 恩施);
+    provinces drop 省/自治区 (广西壮族自治区 → 广西); cities and districts drop
+    市/区/县/地区. Fewer than two characters left is no abbreviation (城区 → 城).
+    """
+    autonomous = _AUTONOMOUS.match(name)
+    if autonomous is not None:
+        short = autonomous.group(1)
+    elif level == "province":
+        short = _PROVINCE_SUFFIX.sub("", name)
+    else:
+        short = _LOWER_SUFFIX.sub("", name)
+    return short if len(short) >= 2 and short != name else None
+
+
+def _variants(name: str, level: str) -> list[str]:
+    short = short_name(name, level)
+    return [name] if short is None else [name, short]
+
+
+@functools.cache
+def address_paths() -> dict[str, str | None]:
+    """Every unambiguous way of writing a district's path → its adcode.
+
+    Province (full, short or none) + city (full, short or none; none for municipalities
+    and for cities that are their own district) + district (full or short). A district
+    alone must be written in full: a bare abbreviation (沙市) is too likely to be a word.
+    Paths that stop at the city or the province (湖北省荆州市) are in the table too, mapped
+    to None, so that 湖北省荆州 cannot be read as the district 荆州区 when it may be the
+    city: a path that could be either is ambiguous and left out.
+    """
+    from parcelguard.simulate.reference import districts
+
+    table = districts()
+    seen: dict[str, set[str]] = {}
+    rows = zip(
+        table.adcode.tolist(),
+        table.name.tolist(),
+        table.province.tolist(),
+        table.city.tolist(),
+        strict=True,
+    )
+    for adcode, name, province, city in rows:
+        provinces = [*_variants(province, "province"), ""]
+        has_city = city not in (province, name)
+        cities = [*_variants(city, "city"), ""] if has_city else [""]
+        for p in provinces:
+            if p:
+                seen.setdefault(p, set()).add("province:" + adcode[:2])
+            for c in cities:
+                if c:
+                    seen.setdefault(p + c, set()).add("city:" + adcode[:4])
+                for d in _variants(name, "district"):
+                    if not p and not c and d != name:
+                        continue
+                    seen.setdefault(p + c + d, set()).add(adcode)
+    return {
+        path: (None if ":" in code else code)
+        for path, codes in seen.items()
+        if len(codes) == 1
+        for code in codes
+    }
+
+
+@functools.cache
+def _paths_longest_first() -> tuple[str, ...]:
+    return tuple(sorted(address_paths(), key=lambda path: (-len(path), path)))
+
+
+@functools.cache
+def _lengths() -> tuple[int, ...]:
+    return tuple(sorted({len(path) for path in address_paths()}, reverse=True))
+
+
+class AddressRecogniser(Recogniser):
+    """Addresses with a recognisable district; canonical form: the 6-digit adcode."""
+
+    role: ClassVar[Role] = "address"
+    context_words: ClassVar[tuple[str, ...]] = (
+        "地址",
+        "收件地址",
+        "收货地址",
+        "详细地址",
+        "收件人地址",
+        "所在地区",
+        "住址",
+        "address",
+        "addr",
+    )
+    score: ClassVar[float] = 0.7
+    candidates = ""  # literal paths, searched by _scan and extract_many instead of a regex
+
+    def normalise(self, cell: str) -> str | None:
+        text = _SPACES.sub("", cell).removeprefix(COUNTRY)
+        paths = address_paths()
+        for length in _lengths():
+            if length <= len(text) and text[:length] in paths:
+                return paths[text[:length]]
+        return None
+
+    def normalise_batch(self, cells: pl.Series) -> pl.Series:
+        text = cells.cast(pl.String).str.replace_all(_SPACES_RUST, "").str.strip_prefix(COUNTRY)
+        anchored = [_START + path for path in _paths_longest_first()]
+        found = (_START + text).str.extract_many(anchored, leftmost=True).list.first()
+        paths = address_paths()
+        return (
+            found.str.strip_prefix(_START)
+            .replace_strict(paths, default=None, return_dtype=pl.String)
+            .alias(cells.name)
+        )
+
+    def find(self, text: str) -> list[Found]:
+        """Every district path in free text, leftmost and longest first, without overlaps."""
+        folded = fold_width(text)
+        paths = address_paths()
+        found: list[Found] = []
+        start = 0
+        while start < len(folded):
+            for length in _lengths():
+                path = folded[start : start + length]
+                if length > len(path) or path not in paths:
+                    continue
+                adcode = paths[path]
+                if adcode is not None:
+                    context = self._context_before(folded, start)
+                    score = min(1.0, self.score + CONTEXT_BOOST) if context else self.score
+                    reason = "district_path+context" if context else "district_path"
+                    found.append(
+                        Found(self.role, start, start + length, adcode, round(score, 4), reason)
+                    )
+                start += length
+                break
+            else:
+                start += 1
+        return found
+
+    def extract(self, text: pl.Expr) -> pl.Expr:
+        paths = address_paths()
+        keys = list(_paths_longest_first())
+
+        def all_paths(cells: pl.Series) -> pl.Series:
+            return fold_width_series(cells).str.extract_many(keys, leftmost=True)
+
+        found = text.map_batches(all_paths, return_dtype=pl.List(pl.String), is_elementwise=True)
+        adcodes = found.list.eval(
+            pl.element().replace_strict(paths, default=None, return_dtype=pl.String)
+        )
+        return adcodes.list.drop_nulls().list.first()
+
+    def reason(self, normalised: str) -> str:
+        return "district_path"
