@@ -164,6 +164,8 @@ def test_synthetic_records_are_synthetic_and_well_formed(records: list[LeakRecor
     family = set(surnames()[0].tolist())
     given = set(given_name_chars()[0].tolist())
     prefixes = set(mobile_segments().prefix.tolist())
+    per_segment = Counter(str(p)[:3] for p in prefixes)
+    issued = {seg for seg, n in per_segment.items() if n >= 1000} - {"170", "171"}
     d = districts()
     adcodes = set(d.adcode.tolist())
     provinces = set(d.province.tolist())
@@ -178,6 +180,7 @@ def test_synthetic_records_are_synthetic_and_well_formed(records: list[LeakRecor
         assert set(r.name[len(surname) :]) <= given
         assert 1 <= len(r.name) - len(surname) <= 2
         assert int(r.phone[:7]) in prefixes
+        assert r.phone[:3] in issued  # a real subscriber's segment, not a virtual range
         assert any(r.address.startswith(p) for p in provinces)
         if r.id_number:
             assert is_valid_id_number(r.id_number)
@@ -299,6 +302,26 @@ def test_records_sharing_a_phone_or_id_are_one_person(
     assert truth.duplicate_rows == 2
     assert truth.record_person[0] == truth.record_person[5]
     assert truth.record_person[6] == truth.record_person[7]
+    assert truth.virtual_number_records == 0
+
+
+def test_a_virtual_number_alone_is_not_a_person(records: list[LeakRecord], tmp_path: Path) -> None:
+    """As Art. 11 counting in ingest: it names the employee it was issued to."""
+    with_id = next(r for r in records if r.id_number)
+    rows = [
+        records[0],
+        LeakRecord("赵六", "17012345678", "湖北省荆州市沙市区"),  # virtual number only
+        LeakRecord("赵六", "170-1234-5678", "湖北省荆州市沙市区"),  # the same one again
+        LeakRecord(with_id.name, "17112345678", with_id.address, id_number=with_id.id_number),
+    ]
+    options = LeakFileOptions(
+        duplicate_share=0, untrue_share=0, ragged_share=0, truncate_last=False
+    )
+    truth = write_leak_file(rows, tmp_path / "v.csv", seed=2, options=options)
+    assert truth.persons == 2  # records[0], and the one with an ID number
+    assert truth.virtual_number_records == 1
+    assert truth.duplicate_rows == 1
+    assert truth.as_dict()["virtual_number_records"] == 1
 
 
 # ------------------------------------------------------------------------------ workbooks

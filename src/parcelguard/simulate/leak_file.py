@@ -25,7 +25,12 @@ How the truth counts (the rules that ingest must reproduce under Art. 11 of æ³•é
 
 * ``rows`` is every data row, header lines excluded, the truncated last line included.
 * A *person* is a connected set of records sharing a mobile number or an ID number.
-  ``persons`` counts those that occur in the file; every true row belongs to one.
+  ``persons`` counts those that occur in the file; every true row belongs to one. A record
+  whose only number is one of this carrier's virtual numbers (170, 171) names the employee
+  it was issued to, not a person: such records are *virtual-number records*, one per
+  distinct number, counted apart (``virtual_number_records``). Synthetic subscribers get
+  no number in those ranges, nor in segments the prefix table lists only a few stray
+  prefixes of (IoT and data-only ranges), so every synthetic phone is a real mobile.
 * A *duplicate* row repeats a person seen in an earlier row (another spelling of the phone
   is still the same person).
 * An *untrue* row carries no valid identifier at all: its phone is in an impossible segment
@@ -61,6 +66,7 @@ from parcelguard.core.errors import BadInput
 from parcelguard.core.phone import InvalidPhone, normalise_cn_mobile
 from parcelguard.simulate.recipients import ESTATES, ROADS, RecipientMaker
 from parcelguard.simulate.reference import districts, mobile_segments, sample_names, sample_phones
+from parcelguard.vnum.numbers import DEFAULT_PREFIXES, is_virtual_number
 
 __all__ = [
     "DEFAULT_PHONE_SPELLINGS",
@@ -207,6 +213,37 @@ def _unique_redrawn(values: I64, redraw: Callable[[int], I64]) -> I64:
         values[repeat] = redraw(len(repeat))
 
 
+# A segment is issued when the prefix table lists at least this many of its 10,000 7-digit
+# prefixes (the rule the mobile recogniser applies): 140-144, 154, 160... hold 18-204 strays.
+_ISSUED_SEGMENT_PREFIXES: Final = 1_000
+
+
+@functools.cache
+def _subscriber_prefixes() -> npt.NDArray[np.bool_]:
+    """Per row of ``mobile_segments()``: a prefix a real subscriber's number may have.
+
+    Issued segments only, and none of this carrier's virtual-number ranges.
+    """
+    segment = mobile_segments().prefix.astype(np.int64) // 10_000
+    values, inverse, counts = np.unique(segment, return_inverse=True, return_counts=True)
+    virtual = np.isin(values, [int(p) for p in DEFAULT_PREFIXES])
+    ok: npt.NDArray[np.bool_] = ((counts >= _ISSUED_SEGMENT_PREFIXES) & ~virtual)[inverse]
+    ok.flags.writeable = False
+    return ok
+
+
+def _subscriber_phones(rng: np.random.Generator, provinces: npt.NDArray[np.str_]) -> I64:
+    """:func:`sample_phones` for ``provinces``, redrawn until every number is a subscriber's."""
+    segments = mobile_segments()
+    allowed = segments.prefix[_subscriber_prefixes()].astype(np.int64)
+    phones = sample_phones(rng, provinces).astype(np.int64)
+    while True:
+        bad = np.flatnonzero(~np.isin(phones // 10_000, allowed))
+        if len(bad) == 0:
+            return phones
+        phones[bad] = sample_phones(rng, provinces[bad]).astype(np.int64)
+
+
 # ------------------------------------------------------------------------------ records
 
 
@@ -289,8 +326,8 @@ def synthetic_records(
     where = rng.integers(0, len(d), n)
     names = sample_names(rng, n).tolist()
     phones = _unique_redrawn(
-        sample_phones(rng, d.phone_province[where]).astype(np.int64),
-        lambda k: sample_phones(rng, d.phone_province[rng.integers(0, len(d), k)]).astype(np.int64),
+        _subscriber_phones(rng, d.phone_province[where]),
+        lambda k: _subscriber_phones(rng, d.phone_province[rng.integers(0, len(d), k)]),
     )
     adcodes = d.adcode[where].astype(np.int64)
     bodies = _unique_redrawn(
@@ -329,7 +366,8 @@ class LeakTruth:
     ``row_sheet`` the sheet (0 for text files) and ``row_line`` the 1-based line of the row
     in its file or sheet, header lines counted. ``record_phone`` holds each record's
     normalised 11-digit number as an integer, ``record_id17`` the first 17 digits of its ID
-    number (-1 for none; :meth:`id_number` gives the text).
+    number (-1 for none; :meth:`id_number` gives the text). ``person_virtual`` marks the
+    "persons" that are virtual-number records.
     """
 
     fmt: str
@@ -351,16 +389,25 @@ class LeakTruth:
     record_person: I64
     record_phone: I64
     record_id17: I64
+    person_virtual: npt.NDArray[np.bool_]
 
     @property
     def rows(self) -> int:
         return len(self.row_kind)
 
+    def _present(self, virtual: bool) -> int:
+        present = np.unique(self.row_person[self.row_person >= 0])
+        return int(np.count_nonzero(self.person_virtual[present] == virtual))
+
     @property
     def persons(self) -> int:
         """Distinct persons in the file (truncated copies add none)."""
-        true_rows = self.row_person[self.row_person >= 0]
-        return len(np.unique(true_rows))
+        return self._present(False)
+
+    @property
+    def virtual_number_records(self) -> int:
+        """Distinct virtual numbers that are a row's only number (not persons)."""
+        return self._present(True)
 
     def count(self, kind: int) -> int:
         return int(np.count_nonzero(self.row_kind == kind))
@@ -400,6 +447,7 @@ class LeakTruth:
             "line_ending": self.line_ending,
             "rows": self.rows,
             "persons": self.persons,
+            "virtual_number_records": self.virtual_number_records,
             "duplicate_rows": self.duplicate_rows,
             "untrue_rows": self.untrue_rows,
             "truncated_last_row": self.truncated_last_row,
@@ -415,6 +463,7 @@ class LeakTruth:
             out["row_sheet"] = self.row_sheet.tolist()
             out["row_line"] = self.row_line.tolist()
             out["record_person"] = self.record_person.tolist()
+            out["person_virtual"] = self.person_virtual.tolist()
             out["record_phone"] = [self.phone(i) for i in range(len(self.record_phone))]
             out["record_id_number"] = [self.id_number(i) for i in range(len(self.record_id17))]
         return out
@@ -520,8 +569,12 @@ def spell_phone(digits: str, spelling: str, *, spaces_allowed: bool = True) -> s
 # ------------------------------------------------------------------------- record checks
 
 
-def _persons_of(phones: Sequence[str], ids: Sequence[str | None]) -> I64:
-    """Dense person id per record: records sharing a phone or an ID number are one person."""
+def _persons_of(phones: Sequence[str], ids: Sequence[str | None]) -> tuple[I64, list[bool]]:
+    """Dense person id per record, and which persons are virtual-number records.
+
+    Records sharing a mobile or an ID number are one person, transitively. A record whose
+    only number is a virtual number joins the other records with that number alone.
+    """
     parent = list(range(len(phones)))
 
     def root(i: int) -> int:
@@ -531,15 +584,25 @@ def _persons_of(phones: Sequence[str], ids: Sequence[str | None]) -> I64:
         return i
 
     seen: dict[tuple[str, str], int] = {}
-    for i, keys in enumerate(zip(phones, ids, strict=True)):
-        for kind, key in zip(("phone", "id"), keys, strict=True):
-            if key is None:
-                continue
-            j = seen.setdefault((kind, key), i)
+    virtual_only: list[bool] = []
+    for i, (phone, id_number) in enumerate(zip(phones, ids, strict=True)):
+        virtual = is_virtual_number(phone)
+        keys = [("id", id_number)] if id_number is not None else []
+        if not virtual:
+            keys.append(("mobile", phone))
+        elif not keys:
+            keys.append(("virtual", phone))
+        virtual_only.append(virtual and id_number is None)
+        for key in keys:
+            j = seen.setdefault(key, i)
             if j != i:
                 parent[root(i)] = root(j)
     dense: dict[int, int] = {}
-    return np.array([dense.setdefault(root(i), len(dense)) for i in range(len(phones))], np.int64)
+    person = [dense.setdefault(root(i), len(dense)) for i in range(len(phones))]
+    person_virtual = [False] * len(dense)
+    for i, p in enumerate(person):
+        person_virtual[p] = virtual_only[i]
+    return np.array(person, dtype=np.int64), person_virtual
 
 
 def _checked_records(
@@ -862,7 +925,7 @@ def write_leak_file(
         raise BadInput("records: a leak file needs at least one record")
     rng = random.Random(seed)
     ids = [r.id_number for r in recs]
-    record_person = _persons_of(phones, ids)
+    record_person, person_virtual = _persons_of(phones, ids)
     columns = _columns(recs, opts.layout)
     header = _header(rng, columns, opts.header)
     rows = _rows_of(rng, recs, phones, columns, opts)
@@ -917,6 +980,7 @@ def write_leak_file(
         record_person=record_person,
         record_phone=np.array([int(p) for p in phones], dtype=np.int64),
         record_id17=np.array([int(i[:17]) if i else -1 for i in ids], dtype=np.int64),
+        person_virtual=np.array(person_virtual, dtype=np.bool_),
     )
 
 
@@ -1044,7 +1108,7 @@ class _BulkWriter:
         self.pool_names = sample_names(rng, pool).tolist()
         self.pool_addresses = _addresses(rng, pool_where)
         self.pool_adcodes = d.adcode[pool_where].astype(np.int64)
-        self.prefixes = mobile_segments().prefix.astype(np.int64)
+        self.prefixes = mobile_segments().prefix[_subscriber_prefixes()].astype(np.int64)
 
         self.person_name = rng.integers(0, pool, n).astype(np.int32)
         self.person_address = rng.integers(0, pool, n).astype(np.int32)
@@ -1224,6 +1288,7 @@ class _BulkWriter:
             record_person=np.arange(self.n_persons, dtype=np.int64),
             record_phone=self.person_phone,
             record_id17=self.person_body,
+            person_virtual=np.zeros(self.n_persons, dtype=np.bool_),
         )
 
 
