@@ -283,6 +283,11 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+def _yuan(value: Decimal) -> str:
+    """An amount for a sentence: exact, with thousands marked (8,000.5)."""
+    return f"{value:,f}"
+
+
 def _duty_cites(halved: bool, *cites: str) -> tuple[str, ...]:
     return ("art5.1.8", *cites) if halved else cites
 
@@ -408,7 +413,7 @@ def _gains_reasons(sums: Arithmetic) -> list[Reason]:
     halved = sums.halved
     half_en = " (half the standard: obtained while performing duties)" if halved else ""
     half_zh = "（履行职责或者提供服务过程中获得，标准减半）" if halved else ""
-    shown = _money(gains)
+    shown = _yuan(gains)
     reasons: list[Reason] = []
     threshold = sums.gains_serious_threshold
     if gains >= threshold:
@@ -417,9 +422,9 @@ def _gains_reasons(sums: Arithmetic) -> list[Reason]:
             Reason(
                 primary,
                 Severity.SERIOUS,
-                f"illegal gains of {shown} yuan reach the standard of {_money(threshold)} "
+                f"illegal gains of {shown} yuan reach the standard of {_yuan(threshold)} "
                 f"yuan{half_en}",
-                f"违法所得{shown}元，达到{_money(threshold)}元的标准{half_zh}",
+                f"违法所得{shown}元，达到{_yuan(threshold)}元的标准{half_zh}",
                 cites,
             )
         )
@@ -430,8 +435,8 @@ def _gains_reasons(sums: Arithmetic) -> list[Reason]:
                 "art5.2.3",
                 Severity.ESPECIALLY_SERIOUS,
                 f"illegal gains of {shown} yuan reach ten times the standard, "
-                f"{_money(top)} yuan{half_en}",
-                f"违法所得{shown}元，达到标准的十倍{_money(top)}元{half_zh}",
+                f"{_yuan(top)} yuan{half_en}",
+                f"违法所得{shown}元，达到标准的十倍{_yuan(top)}元{half_zh}",
                 _duty_cites(halved, "art5.1.7"),
             )
         )
@@ -448,10 +453,10 @@ def _art6_reasons(case: LegalCase) -> list[Reason]:
             Reason(
                 "art6.1.1",
                 Severity.SERIOUS,
-                f"a profit of {_money(profit)} yuan made with information bought for lawful "
-                f"business reaches the standard of {_money(PROFIT_STANDARD)} yuan",
-                f"利用为合法经营活动购买、收受的公民个人信息获利{_money(profit)}元，达到"
-                f"{_money(PROFIT_STANDARD)}元的标准",
+                f"a profit of {_yuan(profit)} yuan made with information bought for lawful "
+                f"business reaches the standard of {_yuan(PROFIT_STANDARD)} yuan",
+                f"利用为合法经营活动购买、收受的公民个人信息获利{_yuan(profit)}元，达到"
+                f"{_yuan(PROFIT_STANDARD)}元的标准",
             )
         )
     if case.prior_conviction_or_recent_penalty:

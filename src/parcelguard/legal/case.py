@@ -44,8 +44,10 @@ class Tier:
     en: str
 
 
-TIER_3 = Tier("art5.1.3", 50, "高度敏感信息（第三项）", "highly sensitive (item 3)")
-TIER_4 = Tier("art5.1.4", 500, "影响人身、财产安全的信息（第四项）", "safety-relevant (item 4)")
+TIER_3 = Tier("art5.1.3", 50, "高度敏感信息（第三项）", "highly sensitive information (item 3)")
+TIER_4 = Tier(
+    "art5.1.4", 500, "影响人身、财产安全的信息（第四项）", "safety-relevant information (item 4)"
+)
 TIER_5 = Tier(
     "art5.1.5", 5_000, "其他公民个人信息（第五项）", "other personal information (item 5)"
 )
