@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import unicodedata
 from collections import Counter
@@ -34,6 +35,7 @@ from parcelguard.simulate.leak_file import (
     synthetic_records,
     write_bulk_leak,
     write_leak_file,
+    write_truth,
 )
 from parcelguard.simulate.reference import districts, given_name_chars, mobile_segments, surnames
 
@@ -243,6 +245,8 @@ def test_truth_counts_are_exact(records: list[LeakRecord], tmp_path: Path) -> No
     detail = truth.as_dict(detail=True)
     assert len(detail["row_kind"]) == truth.rows
     assert detail["record_phone"][0] == records[0].phone
+    write_truth(truth, tmp_path / "leak.truth.json")
+    assert json.loads((tmp_path / "leak.truth.json").read_text("utf-8")) == detail
 
 
 def test_every_phone_spelling_occurs_as_counted(records: list[LeakRecord], tmp_path: Path) -> None:

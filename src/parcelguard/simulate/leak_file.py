@@ -47,6 +47,7 @@ import datetime as dt
 import functools
 import io
 import itertools
+import json
 import math
 import os
 import random
@@ -82,6 +83,7 @@ __all__ = [
     "synthetic_records",
     "write_bulk_leak",
     "write_leak_file",
+    "write_truth",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -467,6 +469,16 @@ class LeakTruth:
             out["record_phone"] = [self.phone(i) for i in range(len(self.record_phone))]
             out["record_id_number"] = [self.id_number(i) for i in range(len(self.record_id17))]
         return out
+
+
+def write_truth(truth: LeakTruth, path: Path, *, detail: bool = True) -> None:
+    """Save ``truth.as_dict(detail=detail)`` as JSON beside its file (written, then renamed).
+
+    With ``detail`` the JSON holds the synthetic phones and ID numbers: it is test data for
+    measuring recall, like the leaked file itself, and never an output of ParcelGuard.
+    """
+    data = json.dumps(truth.as_dict(detail=detail), ensure_ascii=False).encode("utf-8")
+    _atomic_write(Path(path), lambda tmp: _write_bytes(tmp, data))
 
 
 def _row_kinds(row_person: I64) -> npt.NDArray[np.uint8]:
