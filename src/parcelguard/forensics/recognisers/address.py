@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import ClassVar, Final
 
 import polars as pl
@@ -50,6 +51,7 @@ _SPACES_RUST: Final = rf"[{RUST_PY_SPACE}]+"
 # Anchors the whole-cell search at the cell's start: no cell contains U+0002.
 _START: Final = "\x02"
 COUNTRY: Final = "中国"
+SCAN_LIMIT: Final = 50_000
 
 
 def short_name(name: str, level: str) -> str | None:
@@ -71,7 +73,11 @@ def short_name(name: str, level: str) -> str | None:
 
 def _variants(name: str, level: str) -> list[str]:
     short = short_name(name, level)
-    return [name] if short is None else [name, short]
+    if short is None:
+        return [name]
+    if level == "city" and name.endswith("自治州"):
+        return [name, short, short + "州"]  # 恩施州, 湘西州: how the prefectures are called
+    return [name, short]
 
 
 @functools.cache
@@ -128,6 +134,41 @@ def _lengths() -> tuple[int, ...]:
     return tuple(sorted({len(path) for path in address_paths()}, reverse=True))
 
 
+def _longest_prefix(text: str) -> str | None:
+    """The value of the longest path that ``text`` starts with (None: no district)."""
+    paths = address_paths()
+    for length in _lengths():
+        if length <= len(text) and text[:length] in paths:
+            return paths[text[:length]]
+    return None
+
+
+def _scan(text: str) -> Iterator[tuple[int, int, str | None]]:
+    """``(start, end, adcode)`` of each path in ``text``: leftmost, longest, no overlaps.
+
+    What Aho-Corasick's leftmost-first search does with the paths listed longest first;
+    city- and province-only paths are yielded too (adcode None), as they consume text.
+    """
+    paths = address_paths()
+    start = 0
+    while start < len(text):
+        for length in _lengths():
+            path = text[start : start + length]
+            if length == len(path) and path in paths:
+                yield start, start + length, paths[path]
+                start += length
+                break
+        else:
+            start += 1
+
+
+def _mapped(values: pl.Series, lookup: dict[str, str | None]) -> pl.Series:
+    """``values`` replaced through ``lookup``, null where absent (String even when empty)."""
+    if not lookup:
+        return pl.Series(values.name, [None] * len(values), dtype=pl.String)
+    return values.replace_strict(lookup, default=None, return_dtype=pl.String)
+
+
 class AddressRecogniser(Recogniser):
     """Addresses with a recognisable district; canonical form: the 6-digit adcode."""
 
@@ -146,62 +187,57 @@ class AddressRecogniser(Recogniser):
     score: ClassVar[float] = 0.7
     candidates = ""  # literal paths, searched by _scan and extract_many instead of a regex
 
+    def __init__(self, *, scan_limit: int = SCAN_LIMIT) -> None:
+        # Batches with at most this many distinct cells are looked up in Python (exactly
+        # the same answer); building the automaton costs ~0.5 s, a dict scan ~5 µs a cell.
+        self.scan_limit = scan_limit
+
     def normalise(self, cell: str) -> str | None:
-        text = _SPACES.sub("", cell).removeprefix(COUNTRY)
-        paths = address_paths()
-        for length in _lengths():
-            if length <= len(text) and text[:length] in paths:
-                return paths[text[:length]]
-        return None
+        return _longest_prefix(_SPACES.sub("", cell).removeprefix(COUNTRY))
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
         text = cells.cast(pl.String).str.replace_all(_SPACES_RUST, "").str.strip_prefix(COUNTRY)
+        distinct = text.drop_nulls().unique()
+        if len(distinct) <= self.scan_limit:
+            lookup = {cell: _longest_prefix(cell) for cell in distinct.to_list()}
+            return _mapped(text, lookup).alias(cells.name)
         anchored = [_START + path for path in _paths_longest_first()]
         found = (_START + text).str.extract_many(anchored, leftmost=True).list.first()
-        paths = address_paths()
-        return (
-            found.str.strip_prefix(_START)
-            .replace_strict(paths, default=None, return_dtype=pl.String)
-            .alias(cells.name)
-        )
+        return _mapped(found.str.strip_prefix(_START), address_paths()).alias(cells.name)
 
     def find(self, text: str) -> list[Found]:
         """Every district path in free text, leftmost and longest first, without overlaps."""
         folded = fold_width(text)
-        paths = address_paths()
         found: list[Found] = []
-        start = 0
-        while start < len(folded):
-            for length in _lengths():
-                path = folded[start : start + length]
-                if length > len(path) or path not in paths:
-                    continue
-                adcode = paths[path]
-                if adcode is not None:
-                    context = self._context_before(folded, start)
-                    score = min(1.0, self.score + CONTEXT_BOOST) if context else self.score
-                    reason = "district_path+context" if context else "district_path"
-                    found.append(
-                        Found(self.role, start, start + length, adcode, round(score, 4), reason)
-                    )
-                start += length
-                break
-            else:
-                start += 1
+        for start, end, adcode in _scan(folded):
+            if adcode is None:
+                continue
+            context = self._context_before(folded, start)
+            score = min(1.0, self.score + CONTEXT_BOOST) if context else self.score
+            reason = "district_path+context" if context else "district_path"
+            found.append(Found(self.role, start, end, adcode, round(score, 4), reason))
         return found
 
     def extract(self, text: pl.Expr) -> pl.Expr:
+        return text.map_batches(self._extract_batch, return_dtype=pl.String, is_elementwise=True)
+
+    def _extract_batch(self, cells: pl.Series) -> pl.Series:
+        folded = fold_width_series(cells)
+        distinct = folded.drop_nulls().unique()
+        if len(distinct) <= self.scan_limit:
+            lookup = {
+                text: next((code for _, _, code in _scan(text) if code is not None), None)
+                for text in distinct.to_list()
+            }
+            return _mapped(folded, lookup).alias(cells.name)
+        found = folded.str.extract_many(list(_paths_longest_first()), leftmost=True)
         paths = address_paths()
-        keys = list(_paths_longest_first())
-
-        def all_paths(cells: pl.Series) -> pl.Series:
-            return fold_width_series(cells).str.extract_many(keys, leftmost=True)
-
-        found = text.map_batches(all_paths, return_dtype=pl.List(pl.String), is_elementwise=True)
-        adcodes = found.list.eval(
-            pl.element().replace_strict(paths, default=None, return_dtype=pl.String)
-        )
-        return adcodes.list.drop_nulls().list.first()
+        adcodes = pl.select(
+            pl.lit(found).list.eval(
+                pl.element().replace_strict(paths, default=None, return_dtype=pl.String)
+            )
+        ).to_series()
+        return adcodes.list.drop_nulls().list.first().alias(cells.name)
 
     def reason(self, normalised: str) -> str:
         return "district_path"

@@ -123,7 +123,7 @@ class WaybillRecogniser(Recogniser):
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
         value = self._upper(cells)
-        matched = pl.Series([False] * len(cells))
+        matched = pl.Series([False] * len(cells), dtype=pl.Boolean)
         for _, pattern in self._whole_rust:
             matched = matched | value.str.contains(f"^{pattern}$").fill_null(value=False)
         return keep(value, matched)
