@@ -38,6 +38,8 @@ def test_spellings_of_one_district(cell: str) -> None:
     [
         ("北京市朝阳区建国路88号", "110105"),
         ("北京朝阳区建国路", "110105"),
+        ("北京 北京市 朝阳区", "110105"),  # province, city and district fields of an export
+        ("北京市市辖区朝阳区", "110105"),
         ("吉林省长春市朝阳区", "220104"),
         ("吉林省吉林市船营区", "220204"),
         ("广东省东莞市南城街道", "441900"),  # a city that is its own district
@@ -58,6 +60,7 @@ def test_district_names_resolve_with_their_context(cell: str, adcode: str | None
         "朝阳区建国路",  # Beijing or Changchun: ambiguous without a city
         "湖北省荆州市",  # no district
         "湖北省荆州",  # the city 荆州市 or the district 荆州区
+        "河北省桥西区",  # 桥西区 of 石家庄, of 邢台 or of 张家口
         "解放路12号",
         "张三",
         "13812345678",

@@ -51,6 +51,7 @@ _SPACES_RUST: Final = rf"[{RUST_PY_SPACE}]+"
 # Anchors the whole-cell search at the cell's start: no cell contains U+0002.
 _START: Final = "\x02"
 COUNTRY: Final = "中国"
+_PLACEHOLDER: Final = "市辖区"
 SCAN_LIMIT: Final = 50_000
 
 
@@ -104,13 +105,19 @@ def address_paths() -> dict[str, str | None]:
     )
     for adcode, name, province, city in rows:
         provinces = [*_variants(province, "province"), ""]
-        has_city = city not in (province, name)
-        cities = [*_variants(city, "city"), ""] if has_city else [""]
+        if city == province:
+            # Municipalities: forms and shop exports repeat the name as the city
+            # (北京 北京市 朝阳区) or give the table's placeholder (北京市市辖区朝阳区).
+            cities = [*_variants(city, "city"), _PLACEHOLDER, ""]
+        elif city == name:
+            cities = [""]  # a city that is its own district (东莞市, 仙桃市)
+        else:
+            cities = [*_variants(city, "city"), ""]
         for p in provinces:
             if p:
                 seen.setdefault(p, set()).add("province:" + adcode[:2])
             for c in cities:
-                if c:
+                if c and c != _PLACEHOLDER:
                     seen.setdefault(p + c, set()).add("city:" + adcode[:4])
                 for d in _variants(name, "district"):
                     if not p and not c and d != name:
