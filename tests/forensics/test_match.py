@@ -171,16 +171,23 @@ def test_a_virtual_number_in_the_file_names_its_waybill_and_employee(world: Leak
     assert early.match.set_aside["virtual_numbers_unbound"] == 1
 
 
-def test_chunks_of_any_size_find_the_same_pairs(world: LeakWorld) -> None:
+def test_the_index_join_and_the_store_scan_find_the_same_pairs_in_any_chunks(
+    world: LeakWorld,
+) -> None:
     first_seen = _end(world) + timedelta(hours=6)
     leaked = persons(world, sorted(world.recipients)[::3], strangers=10)
+    key = [("person_id", "ascending"), ("waybill_no", "ascending")]
     with snapshot(world.engine) as conn:
-        whole = find_matches(conn, leaked, first_seen)
-        small = find_matches(conn, leaked, first_seen, chunk=7)
-    key = ["person_id", "waybill_no"]
-    assert whole.pairs.sort_by([(k, "ascending") for k in key]).equals(
-        small.pairs.sort_by([(k, "ascending") for k in key])
-    )
+        found = [
+            find_matches(conn, leaked, first_seen, strategy=strategy, chunk=chunk).pairs.sort_by(
+                key
+            )
+            for strategy, chunk in (("join", 50_000), ("join", 7), ("scan", 50_000), ("scan", 7))
+        ]
+        with pytest.raises(BadInput, match="strategy"):
+            find_matches(conn, leaked, first_seen, strategy="guess")
+    assert found[0].num_rows == len(sorted(world.recipients)[::3])
+    assert all(table.equals(found[0]) for table in found[1:])
 
 
 def test_match_json_is_written_and_holds_no_plaintext(world: LeakWorld) -> None:

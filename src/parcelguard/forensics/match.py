@@ -2,11 +2,16 @@
 
 The persons table carries ``BlindIndexer.phone`` and ``BlindIndexer.name_phone`` of what the
 file holds; the vault stores the same HMACs for every live waybill. Matching is therefore an
-equality join, and it is done as one in the database: the case's phone indexes go into a
-TEMP table a chunk at a time (50,000 by default) and are joined with ``waybills`` along its
-``phone_bidx`` index, so the work grows with the case, not with the store (a case of a
-million persons against a store of a million waybills: bench/leak_match.py). What each
-pair is worth:
+equality join, done in one of two ways (bench/leak_match.py measured both):
+
+* for a case that is small against the store (a buyer's sample against years of parcels),
+  the case's phone indexes go into a TEMP table a chunk at a time (50,000 by default) and
+  are joined with ``waybills`` along its ``phone_bidx`` index: the work grows with the case;
+* for a case about as large as the store (a seized disk of millions), the store is read
+  once, sequentially, a chunk at a time, and each chunk is kept only where its phone index
+  is one of the case's: a million random index probes cost several times a sequential read.
+
+What each pair is worth:
 
 * ``strong``: the phone index and the name+phone index agree;
 * ``phone_only``: the phone agrees, the name does not or the file has none (a shared or
@@ -181,12 +186,16 @@ def find_matches(
     *,
     indexer: BlindIndexer | None = None,
     chunk: int = CHUNK,
+    strategy: str = "auto",
 ) -> Matches:
     """Every (person, waybill) pair of ``persons`` in the store, by index; nothing decrypted.
 
     ``indexer`` (the vault's) lets a number the file holds in its virtual-number column that
     no binding explains be tried as a phone: the recogniser cannot tell a real subscriber's
-    170 number (or a canary's) from one of ours, only the store can.
+    170 number (or a canary's) from one of ours, only the store can. ``strategy``: ``join``
+    probes the store's phone index for each of the case's phones (a TEMP table a chunk at a
+    time), ``scan`` reads the store once and joins in memory a chunk at a time, ``auto``
+    picks ``scan`` when the case is large against the store (:data:`SCAN_FACTOR`).
     """
     frame = _persons_frame(persons)
     stamp = datetime_stamp(conn)(first_seen)
@@ -201,7 +210,7 @@ def find_matches(
             pl.lit(None, dtype=pl.Binary).alias("name_phone_bidx"),
         )
         phones = pl.concat([phones, extra])
-    phone = _phone_pairs(conn, phones, chunk)
+    phone = _phone_pairs(conn, phones, chunk, strategy)
     phone, shredded, conflicts = _narrow_by_waybill_no(conn, frame, phone)
     pairs = pl.concat([phone, vnum, shredded], how="diagonal_relaxed")
     pairs = _with_canaries(conn, pairs)
@@ -231,15 +240,31 @@ def _persons_frame(persons: pa.Table) -> pl.DataFrame:
 _WAYBILL_COLUMNS: Final = "waybill_no, created_at, sender_id, category, dest_adcode"
 
 
-def _phone_pairs(conn: sa.Connection, phones: pl.DataFrame, chunk: int) -> pl.DataFrame:
-    """Waybills sharing a person's phone index, the TEMP table joined a chunk at a time."""
-    keys = phones.get_column("phone_bidx").unique().sort().to_list()
+def _phone_pairs(
+    conn: sa.Connection, phones: pl.DataFrame, chunk: int, strategy: str
+) -> pl.DataFrame:
+    """Waybills sharing a person's phone index, by the TEMP-table join or by a store scan."""
+    keys = phones.get_column("phone_bidx").unique().sort()
+    if strategy == "auto":
+        strategy = "scan" if keys.len() * SCAN_FACTOR >= _stored_phones(conn) else "join"
     found: list[pl.DataFrame] = []
-    with _temp_phones(conn) as load:
-        for start in range(0, len(keys), chunk):
-            rows = load(keys[start : start + chunk])
-            if rows:
-                found.append(_waybill_frame(rows, ("phone_bidx", "stored_name_phone")))
+    if strategy == "scan":
+        wanted = set(keys.to_list())
+        bidx = len(_META)  # the rows' phone-index column
+        for rows in _scan_store(conn, chunk):
+            # Only the rows of the case's phones are turned into a frame.
+            kept = [row for row in rows if bytes(row[bidx]) in wanted]
+            if kept:
+                found.append(_waybill_frame(kept, ("phone_bidx", "stored_name_phone")))
+    elif strategy == "join":
+        listed = keys.to_list()
+        with _temp_phones(conn) as load:
+            for start in range(0, len(listed), chunk):
+                rows = load(listed[start : start + chunk])
+                if rows:
+                    found.append(_waybill_frame(rows, ("phone_bidx", "stored_name_phone")))
+    else:
+        raise BadInput(f"strategy {strategy!r}: choose auto, join or scan")
     if not found:
         return _empty_pairs()
     stored = pl.concat(found)
@@ -253,6 +278,42 @@ def _phone_pairs(conn: sa.Connection, phones: pl.DataFrame, chunk: int) -> pl.Da
         pl.when(strong).then(pl.lit("strong")).otherwise(pl.lit("phone_only")).alias("kind"),
         "phone_bidx",
     )
+
+
+SCAN_FACTOR: Final = 8
+"""Scan the store instead of probing its index when the case has at least one distinct phone
+per this many stored ones. Measured (bench/leak_match.py, SQLite, 1,000,000 waybills and a
+case of 1,000,000 persons): a probe costs about 30 us a person there (random index and row
+reads), a sequential read of the store about 4 us a row."""
+
+
+def _stored_phones(conn: sa.Connection) -> int:
+    """About how many waybills carry a phone index (the planner's estimate on PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        ((estimate,),) = driver_rows(
+            conn, "SELECT COALESCE(MAX(reltuples), 0) FROM pg_class WHERE relname = 'waybills'"
+        )
+        if estimate and float(estimate) > 0:
+            return int(float(estimate))
+    ((count,),) = driver_rows(conn, "SELECT count(*) FROM waybills")
+    return int(count)
+
+
+def _scan_store(conn: sa.Connection, chunk: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Every stored waybill with a phone index, ``chunk`` rows at a time, in one read.
+
+    On PostgreSQL a named (server-side) cursor, so the rows stream instead of arriving all
+    at once; SQLite's cursor steps through the table as rows are fetched.
+    """
+    raw: Any = conn.connection.dbapi_connection
+    postgres = conn.dialect.name == "postgresql"
+    cursor = raw.cursor(name="pg_leak_scan") if postgres else raw.cursor()
+    try:
+        cursor.execute(_SCAN)
+        while rows := cursor.fetchmany(max(chunk, 10_000)):
+            yield [tuple(row) for row in rows]
+    finally:
+        cursor.close()
 
 
 _META: Final = ("waybill_no", "created_at", "sender_id", "category", "dest_adcode")
@@ -297,6 +358,10 @@ def _temp_phones(
 _CLEAR: Final = f"DELETE FROM {_TEMP}"  # noqa: S608 (constants only)
 _COPY: Final = f"COPY {_TEMP} (bidx) FROM STDIN"
 _INSERT: Final = f"INSERT INTO {_TEMP} (bidx) VALUES (?)"  # noqa: S608 (SQLite only)
+_SCAN: Final = (
+    f"SELECT {_WAYBILL_COLUMNS}, phone_bidx, name_phone_bidx FROM waybills "  # noqa: S608
+    "WHERE phone_bidx IS NOT NULL"
+)
 _JOIN: Final = (
     f"SELECT {', '.join('w.' + c for c in _WAYBILL_COLUMNS.split(', '))}, "  # noqa: S608
     f"w.phone_bidx, w.name_phone_bidx FROM {_TEMP} t JOIN waybills w ON w.phone_bidx = t.bidx"
