@@ -107,7 +107,7 @@ def test_free_text_lines_are_one_cell() -> None:
 def test_quoted_cells_keep_their_delimiters_and_escaped_quotes() -> None:
     lines = [
         '"张三","13812345678","湖北省荆州市, 沙市区"',
-        '李四,13912345678,"说 ""你好"""',
+        '李四,13912345678,"说 ""你好"" 了"',
         "王五,13712345678,武汉,多余",
         "赵六,1361234",
     ]
@@ -117,7 +117,7 @@ def test_quoted_cells_keep_their_delimiters_and_escaped_quotes() -> None:
     cells = split_cells(frame, dialect).sort("line")
     assert cells.select("nfields", "f0", "f1", "f2").rows() == [
         (3, "张三", "13812345678", "湖北省荆州市, 沙市区"),
-        (3, "李四", "13912345678", '说 "你好"'),
+        (3, "李四", "13912345678", '说 "你好" 了'),
         (4, "王五", "13712345678", "武汉"),
         (2, "赵六", "1361234", None),
     ]

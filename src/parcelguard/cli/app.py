@@ -17,6 +17,7 @@ from parcelguard.cli.detect import app as detect_app
 from parcelguard.cli.eval import eval_command
 from parcelguard.cli.guard import app as guard_app
 from parcelguard.cli.label import app as label_app
+from parcelguard.cli.leak import app as leak_app
 from parcelguard.cli.legal import app as legal_app
 from parcelguard.cli.output import Render, finish
 from parcelguard.cli.policy import app as policy_app
@@ -48,6 +49,7 @@ app.add_typer(guard_app, name="guard")
 app.add_typer(detect_app, name="detect")
 app.command("eval")(eval_command)
 app.add_typer(label_app, name="label")
+app.add_typer(leak_app, name="leak")
 app.add_typer(legal_app, name="legal")
 app.add_typer(api_app, name="api")
 app.command("serve")(serve_command)

@@ -117,6 +117,9 @@ def detect_encoding(samples: list[bytes], *, source: str) -> EncodingDecision:
     utf8 = _strict_utf8(samples)
     if utf8 is not None:
         return utf8
+    nearly = _nearly("utf-8", samples)
+    if nearly is not None:
+        return nearly
     return _charset_normalizer(samples, source)
 
 
@@ -210,6 +213,10 @@ def _charset_normalizer(samples: list[bytes], source: str) -> EncodingDecision:
     joined = b"".join(p[: p.rfind(b"\n") + 1] if b"\n" in p else p for p in parts)
     best = charset_normalizer.from_bytes(joined, cp_isolation=_CANDIDATES).best()
     if best is None:
+        for codec in ("gbk", "gb18030"):
+            nearly = _nearly(codec, samples)
+            if nearly is not None:
+                return nearly
         raise BadInput(
             f"{source}: unknown encoding (not UTF-8, GBK, GB18030 or UTF-16); "
             "convert the file to UTF-8 and try again"
@@ -231,6 +238,42 @@ def _charset_normalizer(samples: list[bytes], source: str) -> EncodingDecision:
             f"no BOM, not UTF-8; charset-normalizer on {len(joined):,} sampled bytes chose "
             f"{best.encoding} (chaos {best.chaos:.3f}, language {best.language}; could also be "
             f"{', '.join(best.could_be_from_charset)})"
+        ),
+    )
+
+
+# A file is still in an encoding when only this share of its sampled characters is broken.
+MAX_BROKEN_SHARE = 0.001
+
+
+def _nearly(codec: str, samples: list[bytes]) -> EncodingDecision | None:
+    """``codec`` when it decodes the samples but for a few broken sequences (a damaged file).
+
+    The broken bytes are counted and reported; the reader marks their lines instead of
+    refusing a file whose other millions of lines are fine.
+    """
+    text = "".join(
+        codecs.getincrementaldecoder(codec)("replace").decode(
+            _skip_continuation(s) if k else s, final=False
+        )
+        for k, s in enumerate(samples)
+    )
+    broken = text.count(REPLACEMENT)
+    if not text or broken == 0 or broken > MAX_BROKEN_SHARE * len(text) + 2:
+        return None
+    non_ascii = sum(1 for ch in text if ord(ch) > 0x7F and ch != REPLACEMENT)
+    if non_ascii == 0:
+        return None
+    return EncodingDecision(
+        name=codec,
+        codec=codec,
+        decision=f"{codec}-with-errors",
+        confidence=max(0.5, 1.0 - broken / max(1, non_ascii)),
+        bom=False,
+        bom_bytes=0,
+        evidence=(
+            f"no BOM; the samples decode as {codec} but for {broken} broken byte sequence(s) "
+            f"among {len(text):,} characters ({non_ascii:,} non-ASCII); their cells are not read"
         ),
     )
 

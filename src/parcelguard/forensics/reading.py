@@ -16,7 +16,7 @@ import io
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -266,63 +266,59 @@ def _count_cells(line: str, delimiter: str, quoted: bool) -> int:
     return line.count(delimiter) + 1
 
 
-def split_cells(lines: pl.DataFrame, dialect: Dialect) -> pl.DataFrame:
+def split_cells(
+    lines: pl.DataFrame, dialect: Dialect, needed: Sequence[int] | None = None
+) -> pl.DataFrame:
     """Add ``nfields`` and the cells ``f0``..``f{n-1}`` (trimmed, empty as null) to ``lines``.
 
     Lines whose quotes hold a delimiter are split by a CSV regex; all other lines by a plain
-    split, which is ten times faster, with the quotes around a cell removed afterwards.
+    split, which is ten times faster. Only the ``needed`` cells are made (all by default):
+    a column nobody reads costs nothing.
     """
+    wanted = range(dialect.columns) if needed is None else sorted(set(needed))
     text = pl.col(TEXT)
     if dialect.delimiter == _WHOLE_LINE:
-        parts = pl.concat_list(text)
-        return _cells(lines.with_columns(parts.alias("_parts")), dialect.columns)
+        return _cells(lines.with_columns(pl.concat_list(text).alias("_parts")), wanted, False)
     if dialect.delimiter == _SPACES:
         parts = text.str.strip_chars().str.replace_all(r"\s+", _UNIT).str.split(_UNIT)
-        return _cells(lines.with_columns(parts.alias("_parts")), dialect.columns)
+        return _cells(lines.with_columns(parts.alias("_parts")), wanted, False)
     delimiter = dialect.delimiter
     if not dialect.quoted:
-        return _cells(
-            lines.with_columns(text.str.split(delimiter).alias("_parts")), dialect.columns
-        )
+        return _cells(lines.with_columns(text.str.split(delimiter).alias("_parts")), wanted, False)
     d = re.escape(delimiter)
     needs_regex = text.str.contains(f'(?:^|{d})"[^"]*{d}')
     flagged = lines.with_columns(needs_regex.alias("_q"))
     simple = flagged.filter(~pl.col("_q")).drop("_q")
     hard = flagged.filter(pl.col("_q")).drop("_q")
     simple = simple.with_columns(text.str.split(delimiter).alias("_parts"))
+    if hard.is_empty():
+        return _cells(simple, wanted, True)
     pattern = f'(?:^|{d})(?:"(?:[^"]|"")*"|[^{d}]*)'
     hard = hard.with_columns(
         text.str.extract_all(pattern)
         .list.eval(pl.element().str.strip_prefix(delimiter))
         .alias("_parts")
     )
-    return pl.concat([_cells(simple, dialect.columns), _cells(hard, dialect.columns)])
+    return pl.concat([_cells(simple, wanted, True), _cells(hard, wanted, True)])
 
 
-def _cells(frame: pl.DataFrame, columns: int) -> pl.DataFrame:
+def _cells(frame: pl.DataFrame, wanted: Iterable[int], quoted: bool) -> pl.DataFrame:
     parts = pl.col("_parts")
-    cells = [_clean(parts.list.get(i, null_on_oob=True)).alias(field(i)) for i in range(columns)]
+    cells = [_clean(parts.list.get(i, null_on_oob=True), quoted).alias(field(i)) for i in wanted]
     return frame.with_columns(parts.list.len().cast(pl.Int32).alias(NFIELDS), *cells).drop("_parts")
 
 
-def _clean(cell: pl.Expr) -> pl.Expr:
-    """Trim, unquote (``"a""b"`` is ``a"b``), and make an empty cell null."""
-    trimmed = cell.str.strip_chars()
-    unquoted = (
-        pl.when(
-            trimmed.str.starts_with('"')
-            & trimmed.str.ends_with('"')
-            & (trimmed.str.len_bytes() >= 2)
-        )
-        .then(
-            trimmed.str.slice(1, trimmed.str.len_chars() - 2).str.replace_all(
-                '""', '"', literal=True
-            )
-        )
-        .otherwise(trimmed)
-        .str.strip_chars()
-    )
-    return pl.when(unquoted == "").then(None).otherwise(unquoted)
+def _clean(cell: pl.Expr, quoted: bool) -> pl.Expr:
+    """Trim, unquote (``"a""b"`` is ``a"b``), and make an empty cell null.
+
+    Quotes are stripped from both ends rather than matched in pairs: ten times cheaper, and
+    no phone, ID number, name or address starts or ends with a quote of its own.
+    """
+    if quoted:
+        cell = cell.str.strip_chars(' \t"').str.replace_all('""', '"', literal=True)
+    else:
+        cell = cell.str.strip_chars()
+    return pl.when(cell == "").then(None).otherwise(cell)
 
 
 def damaged(expr: pl.Expr) -> pl.Expr:

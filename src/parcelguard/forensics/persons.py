@@ -1,0 +1,595 @@
+"""From rows of cells to distinct persons, counted as Art. 11 of 法释〔2017〕10号 counts them.
+
+Art. 11: the number of records is the number seized, less those shown to be untrue or
+duplicated. So a row becomes a *record* only when it carries a mobile number or a resident
+ID number (a name alone identifies nobody); two records sharing a mobile or an ID number are
+the same person, transitively (a connected component, not a group-by on one column); rows
+whose only number is a virtual number of this carrier are kept apart as their own records,
+because such a number names the employee it was issued to, not a person. Every row that
+does not become a record gets one reason, and the reasons are counted.
+
+Normalisation is Polars over whole columns with the recognisers' expressions; only the
+distinct persons cross into Python, to be blind-indexed. The plaintext stays in memory:
+what leaves this module is the persons table of keyed indexes and masked forms.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pyarrow as pa
+
+from parcelguard.core.masking import MASK, mask_name
+from parcelguard.forensics.case import PERSONS_SCHEMA
+from parcelguard.forensics.classify import MERGED, Classification
+from parcelguard.forensics.decoding import REPLACEMENT
+from parcelguard.forensics.reading import LINE, NFIELDS, TEXT, field
+from parcelguard.vault.blind_index import BlindIndexer
+
+if TYPE_CHECKING:
+    from parcelguard.forensics.recognisers.base import Recogniser
+
+ORDER = "order"
+MOBILE = "mobile"
+ID_NUMBER = "id_number"
+NAME = "name"
+ADCODE = "adcode"
+VNUM = "virtual_number"
+WAYBILL = "waybill"
+REASON = "reason"
+ROW_COLUMNS = (LINE, ORDER, MOBILE, ID_NUMBER, NAME, ADCODE, VNUM, WAYBILL, REASON)
+ROW_SCHEMA = {
+    LINE: pl.Int64,
+    ORDER: pl.Int64,
+    MOBILE: pl.String,
+    ID_NUMBER: pl.String,
+    NAME: pl.String,
+    ADCODE: pl.String,
+    VNUM: pl.String,
+    WAYBILL: pl.String,
+    REASON: pl.String,
+}
+
+# Rejection reasons (see _rejected for the order in which they are decided).
+LINE_TOO_LONG = "line_too_long"
+UNDECODABLE = "undecodable"
+TRUNCATED = "truncated"
+RAGGED = "ragged"
+INVALID_PHONE = "invalid_phone"
+INVALID_ID = "invalid_id"
+NO_PHONE_OR_ID = "no_phone_or_id"
+REASONS = (LINE_TOO_LONG, UNDECODABLE, TRUNCATED, RAGGED, INVALID_PHONE, INVALID_ID, NO_PHONE_OR_ID)
+# Untrue under Art. 11: a number that cannot exist (no real segment, a wrong check digit).
+UNTRUE = frozenset({INVALID_PHONE, INVALID_ID})
+
+# Eleven digits from a 1, maybe spaced or dashed (full-width too), alone in the text.
+_PHONE_SHAPED = (
+    r"(?:^|[^0-9０-９])(?:(?:[+＋]?[8８][6６]|00[8８][6６])[ \-]?)?"
+    r"[1１][0-9０-９](?:[ \-.－]?[0-9０-９]){9}(?:[^0-9０-９]|$)"
+)
+_DIGITS = r"[0-9０-９](?:[ \-.－]*[0-9０-９]){6}"  # seven digits, maybe spaced: meant as a number
+_NULL = pl.lit(None, dtype=pl.String)
+_PERSON_ROLES = frozenset({"mobile", "virtual_number", "id_number", "name", "address", "waybill"})
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    """Which cell columns feed which role, from a :class:`Classification`."""
+
+    width: int
+    phone_columns: tuple[str, ...]
+    id_columns: tuple[str, ...]
+    name_columns: tuple[str, ...]
+    address_columns: tuple[str, ...]
+    waybill_columns: tuple[str, ...]
+    merged: tuple[tuple[str, tuple[str, ...]], ...]
+    ragged_possible: bool
+    needed: tuple[int, ...]
+
+    @classmethod
+    def of(cls, classification: Classification, width: int, *, ragged_possible: bool) -> RowPlan:
+        def cols(*roles: str) -> tuple[str, ...]:
+            return tuple(field(c.index) for c in classification.columns if c.role in roles)
+
+        return cls(
+            width=width,
+            phone_columns=cols("mobile", "virtual_number"),
+            id_columns=cols("id_number"),
+            name_columns=cols("name"),
+            address_columns=cols("address"),
+            waybill_columns=cols("waybill"),
+            merged=tuple(
+                (field(c.index), c.roles) for c in classification.columns if c.role == MERGED
+            ),
+            ragged_possible=ragged_possible,
+            needed=tuple(
+                c.index
+                for c in classification.columns
+                if c.role in _PERSON_ROLES or c.role == MERGED
+            ),
+        )
+
+    @property
+    def has_identifier_column(self) -> bool:
+        return bool(self.phone_columns or self.id_columns or self.merged)
+
+
+def _coalesce(exprs: Sequence[pl.Expr]) -> pl.Expr:
+    if not exprs:
+        return _NULL
+    return exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)
+
+
+def _any_present(columns: Sequence[str]) -> pl.Expr:
+    if not columns:
+        return pl.lit(value=False)
+    return pl.any_horizontal([pl.col(c).is_not_null() for c in columns])
+
+
+def normalise_rows(
+    cells: pl.DataFrame,
+    plan: RowPlan,
+    recognisers: Mapping[str, Recogniser],
+    *,
+    order_offset: int = 0,
+    unterminated_line: int | None = None,
+    damaged_possible: bool = False,
+) -> pl.DataFrame:
+    """Each row's canonical values and, where it cannot be a record, its reason.
+
+    ``cells`` has ``line``, ``text``, ``nfields`` and ``f0``..; blank lines and the header
+    are already gone. ``unterminated_line`` is the file's last line when it has no line
+    break: with too few cells it was cut, so its last cell is not trusted.
+    """
+    if cells.is_empty():
+        return pl.DataFrame(schema=ROW_SCHEMA)
+    columns = [field(i) for i in plan.needed if field(i) in cells.columns]
+    frame = cells
+    if damaged_possible:
+        # A cell with undecodable bytes is not read at all (a damaged name would give a
+        # wrong index); the rest of its row still counts.
+        frame = frame.with_columns(
+            pl.col(TEXT).str.contains(REPLACEMENT, literal=True).alias("_damaged"),
+            *[
+                pl.when(pl.col(c).str.contains(REPLACEMENT, literal=True))
+                .then(None)
+                .otherwise(pl.col(c))
+                .alias(c)
+                for c in columns
+            ],
+        )
+    else:
+        frame = frame.with_columns(pl.lit(value=False).alias("_damaged"))
+    truncated = (
+        (pl.col(LINE) == unterminated_line) & (pl.col(NFIELDS) < plan.width)
+        if unterminated_line is not None and plan.ragged_possible
+        else pl.lit(value=False)
+    )
+    ragged = (pl.col(NFIELDS) != plan.width) if plan.ragged_possible else pl.lit(value=False)
+    frame = frame.with_columns(truncated.alias("_truncated"), ragged.alias("_ragged"))
+    if unterminated_line is not None and plan.ragged_possible:
+        # The cut cell of a truncated line is the last one it has.
+        frame = frame.with_columns(
+            *[
+                pl.when(pl.col("_truncated") & (pl.col(NFIELDS) == int(c[1:]) + 1))
+                .then(None)
+                .otherwise(pl.col(c))
+                .alias(c)
+                for c in columns
+            ]
+        )
+    regular = frame.filter(~(pl.col("_ragged") & ~pl.col("_truncated")))
+    odd = frame.filter(pl.col("_ragged") & ~pl.col("_truncated"))
+    parts = [_values(regular, plan, recognisers, whole_line=False)]
+    if not odd.is_empty():
+        parts.append(_values(odd, plan, recognisers, whole_line=True))
+    out = pl.concat(parts) if len(parts) > 1 else parts[0]
+    return out.with_columns((pl.col(LINE) + order_offset).alias(ORDER)).select(ROW_COLUMNS)
+
+
+def _values(
+    frame: pl.DataFrame,
+    plan: RowPlan,
+    recognisers: Mapping[str, Recogniser],
+    *,
+    whole_line: bool,
+) -> pl.DataFrame:
+    """The canonical values of rows; ``whole_line`` also searches the line's text (ragged)."""
+
+    def merged_with(*roles: str) -> list[pl.Expr]:
+        return [pl.col(c) for c, inside in plan.merged if any(r in inside for r in roles)]
+
+    free_phone = merged_with("mobile", "virtual_number")
+    free_id = merged_with("id_number")
+    free_name = merged_with("name")
+    free_address = merged_with("address")
+    free_waybill = merged_with("waybill")
+    if whole_line:
+        text = pl.col(TEXT)
+        free_phone, free_id, free_address, free_waybill = (
+            [*free_phone, text],
+            [*free_id, text],
+            [*free_address, text],
+            [*free_waybill, text],
+        )
+    phones = [pl.col(c) for c in plan.phone_columns]
+
+    def values(role: str, cells: Sequence[pl.Expr], free: Sequence[pl.Expr]) -> pl.Expr:
+        recogniser = recognisers.get(role)
+        if recogniser is None:
+            return _NULL
+        return _coalesce(
+            [recogniser.expr(c) for c in cells] + [recogniser.extract(c) for c in free]
+        )
+
+    def cols(names: Sequence[str]) -> list[pl.Expr]:
+        return [pl.col(c) for c in names]
+
+    # Names and addresses repeat across a file (people share names, households addresses):
+    # they are recognised once per distinct value and joined back.
+    frame, names = _by_distinct(frame, plan.name_columns, recognisers.get("name"), "_name")
+    frame, adcodes = _by_distinct(frame, plan.address_columns, recognisers.get("address"), "_ad")
+    mobile = values("mobile", phones, free_phone)
+    vnum = values("virtual_number", phones, free_phone)
+    id_number = values("id_number", cols(plan.id_columns), free_id)
+    name = _coalesce([*cols(names), values("name", [], free_name)])
+    adcode = _coalesce([*cols(adcodes), values("address", [], free_address)])
+    waybill = values("waybill", cols(plan.waybill_columns), free_waybill)
+    valued = frame.with_columns(
+        mobile.alias(MOBILE),
+        vnum.alias(VNUM),
+        id_number.alias(ID_NUMBER),
+        name.alias(NAME),
+        adcode.alias(ADCODE),
+        waybill.alias(WAYBILL),
+    )
+    # A number in this carrier's virtual ranges is a virtual number, not the person's mobile.
+    valued = valued.with_columns(
+        pl.when(pl.col(VNUM).is_not_null()).then(None).otherwise(pl.col(MOBILE)).alias(MOBILE)
+    )
+    identified = (
+        pl.col(MOBILE).is_not_null() | pl.col(ID_NUMBER).is_not_null() | pl.col(VNUM).is_not_null()
+    )
+    valued = valued.with_columns(identified.alias("_identified"))
+    kept = valued.filter(pl.col("_identified")).with_columns(_NULL.alias(REASON))
+    rest = valued.filter(~pl.col("_identified"))
+    if rest.is_empty():
+        return kept
+    return pl.concat([kept, _rejected(rest, plan, recognisers, free_phone, whole_line=whole_line)])
+
+
+def _by_distinct(
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    recogniser: Recogniser | None,
+    prefix: str,
+) -> tuple[pl.DataFrame, list[str]]:
+    """``recogniser.expr`` of each column, computed on its distinct values and joined back."""
+    if recogniser is None:
+        return frame, []
+    made: list[str] = []
+    for column in columns:
+        out = f"{prefix}_{column}"
+        distinct = frame.select(pl.col(column).unique().drop_nulls())
+        mapped = distinct.with_columns(recogniser.expr(pl.col(column)).alias(out))
+        frame = frame.join(mapped, on=column, how="left")
+        made.append(out)
+    return frame, made
+
+
+def _rejected(
+    rows: pl.DataFrame,
+    plan: RowPlan,
+    recognisers: Mapping[str, Recogniser],
+    free_phone: Sequence[pl.Expr],
+    *,
+    whole_line: bool,
+) -> pl.DataFrame:
+    """Why rows without an identifier are not records: the first reason that applies.
+
+    A cut last line is ``truncated`` whatever its cells hold (a cut number is not untrue).
+    Then untrue: a number shaped like a mobile (or an ID number) that no carrier issued (or
+    whose check digit is wrong) is untrue under Art. 11 wherever a ragged line's cells fell.
+    """
+    positional = [pl.col(c) for c in plan.phone_columns]
+    if whole_line:
+        shaped = [c.str.contains(_PHONE_SHAPED) for c in [*positional, *free_phone]]
+    else:
+        shaped = [c.str.contains(_DIGITS) for c in positional]
+        shaped += [c.str.contains(_PHONE_SHAPED) for c in free_phone]
+    phone_cell = pl.any_horizontal(shaped) if shaped else pl.lit(value=False)
+    id_shaped = [pl.col(c).str.contains(_DIGITS) for c in plan.id_columns]
+    id_cell = pl.any_horizontal(id_shaped) if id_shaped else pl.lit(value=False)
+    reason = (
+        pl.when(pl.col("_damaged"))
+        .then(pl.lit(UNDECODABLE))
+        .when(pl.col("_truncated"))
+        .then(pl.lit(TRUNCATED))
+        .when(phone_cell & ~_fixed_line(plan, recognisers))
+        .then(pl.lit(INVALID_PHONE))
+        .when(id_cell)
+        .then(pl.lit(INVALID_ID))
+        .when(pl.col("_ragged"))
+        .then(pl.lit(RAGGED))
+        .otherwise(pl.lit(NO_PHONE_OR_ID))
+    )
+    return rows.with_columns(reason.alias(REASON))
+
+
+def _fixed_line(plan: RowPlan, recognisers: Mapping[str, Recogniser]) -> pl.Expr:
+    """A phone cell holding a fixed line: a true number, just not one that makes a person."""
+    fixed = recognisers.get("fixed_line")
+    if fixed is None or not plan.phone_columns:
+        return pl.lit(value=False)
+    return pl.any_horizontal([fixed.expr(pl.col(c)).is_not_null() for c in plan.phone_columns])
+
+
+# -- deduplication into persons -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCounts:
+    """What Art. 11 asks for: records kept, persons, duplicates, virtual-number records."""
+
+    rows_kept: int
+    person_records: int
+    virtual_number_records: int
+    duplicates_excluded: int
+    persons_with_mobile: int
+    persons_with_id: int
+    persons_with_mobile_and_id: int
+    # Persons joined transitively: more than one mobile, or more than one ID number.
+    persons_with_several_numbers: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "rows_kept": self.rows_kept,
+            "person_records": self.person_records,
+            "virtual_number_records": self.virtual_number_records,
+            "duplicates_excluded": self.duplicates_excluded,
+            "persons_with_mobile": self.persons_with_mobile,
+            "persons_with_id": self.persons_with_id,
+            "persons_with_mobile_and_id": self.persons_with_mobile_and_id,
+            "persons_with_several_numbers": self.persons_with_several_numbers,
+        }
+
+
+def _mobile_key(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.Int64, strict=False)
+
+
+def _id_key(expr: pl.Expr) -> pl.Expr:
+    """An 18-character ID number as one integer (17 digits, then the check digit, X as 10)."""
+    check = expr.str.slice(17, 1)
+    digit = pl.when(check == "X").then(10).otherwise(check.cast(pl.Int64, strict=False))
+    return expr.str.slice(0, 17).cast(pl.Int64, strict=False) * 11 + digit
+
+
+def components(kept: pl.DataFrame) -> pl.DataFrame:
+    """``kept`` rows with a mobile or an ID, each with ``_person``: its connected component.
+
+    Label propagation over the distinct (mobile, ID) pairs, as integers: every pair takes
+    the smallest label of any pair sharing its mobile or its ID, until nothing changes. The
+    label is the first row order of the component, so persons come out in file order. When
+    no pair holds both, every pair is already a component.
+    """
+    rows = kept.filter(pl.col(MOBILE).is_not_null() | pl.col(ID_NUMBER).is_not_null())
+    rows = rows.with_columns(
+        _mobile_key(pl.col(MOBILE)).alias("_m"), _id_key(pl.col(ID_NUMBER)).alias("_i")
+    )
+    pairs = rows.group_by("_m", "_i").agg(pl.col(ORDER).min().alias("_label"))
+    linked = pairs.filter(pl.col("_m").is_not_null() & pl.col("_i").is_not_null()).height
+    while linked:
+        by_mobile = (
+            pairs.filter(pl.col("_m").is_not_null())
+            .group_by("_m")
+            .agg(pl.col("_label").min().alias("_lm"))
+        )
+        by_id = (
+            pairs.filter(pl.col("_i").is_not_null())
+            .group_by("_i")
+            .agg(pl.col("_label").min().alias("_li"))
+        )
+        updated = (
+            pairs.join(by_mobile, on="_m", how="left")
+            .join(by_id, on="_i", how="left")
+            .with_columns(pl.min_horizontal("_label", "_lm", "_li").alias("_next"))
+        )
+        changed = updated.filter(pl.col("_next") != pl.col("_label")).height
+        pairs = updated.select("_m", "_i", pl.col("_next").alias("_label"))
+        if not changed:
+            break
+    return rows.join(pairs, on=["_m", "_i"], how="left", nulls_equal=True).rename(
+        {"_label": "_person"}
+    )
+
+
+def build_persons(
+    kept: pl.DataFrame,
+    indexer: BlindIndexer,
+    *,
+    index_workers: int | None = None,
+) -> tuple[pa.Table, PersonCounts]:
+    """The persons table (PERSONS_SCHEMA) of the kept rows, and its Art. 11 counts.
+
+    A person's values are the first found in file order; the name kept for the name+phone
+    index is the first name on a row that has a mobile (every row of a person is that
+    person, so a name from a row with another of their mobiles is still theirs).
+    """
+    linked = components(kept).sort(ORDER)
+    persons = (
+        linked.with_columns(
+            pl.when(pl.col(MOBILE).is_not_null()).then(pl.col(NAME)).alias("_name_with_mobile")
+        )
+        .group_by("_person")
+        .agg(
+            pl.col(MOBILE).first(ignore_nulls=True),
+            pl.col(ID_NUMBER).first(ignore_nulls=True),
+            pl.col("_name_with_mobile").first(ignore_nulls=True),
+            pl.col(NAME).first(ignore_nulls=True),
+            pl.col(ADCODE).first(ignore_nulls=True),
+            pl.col(VNUM).first(ignore_nulls=True),
+            pl.col(WAYBILL).first(ignore_nulls=True),
+            pl.len().cast(pl.Int32).alias("rows"),
+            pl.col(LINE).first().alias("first_row"),
+            pl.col("_m").n_unique().alias("_mobiles"),
+            pl.col("_i").n_unique().alias("_ids"),
+            pl.col("_m").null_count().alias("_no_m"),
+            pl.col("_i").null_count().alias("_no_i"),
+        )
+        .sort("_person")
+    )
+    virtual = (
+        kept.filter(
+            pl.col(MOBILE).is_null() & pl.col(ID_NUMBER).is_null() & pl.col(VNUM).is_not_null()
+        )
+        .sort(ORDER)
+        .group_by(VNUM)
+        .agg(
+            pl.col(NAME).first(ignore_nulls=True),
+            pl.col(ADCODE).first(ignore_nulls=True),
+            pl.col(WAYBILL).first(ignore_nulls=True),
+            pl.len().cast(pl.Int32).alias("rows"),
+            pl.col(LINE).first().alias("first_row"),
+            pl.col(ORDER).first().alias("_first"),
+        )
+        .sort("_first")
+        .with_columns(
+            _NULL.alias(MOBILE),
+            _NULL.alias(ID_NUMBER),
+            _NULL.alias("_name_with_mobile"),
+        )
+    )
+    table_rows = pl.concat(
+        [persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)]
+    ).with_row_index("person_id")
+    table = _indexed(table_rows, indexer, index_workers)
+    # n_unique counts null as a value: take it off where a person has rows without one.
+    mobiles = pl.col("_mobiles") - (pl.col("_no_m") > 0).cast(pl.UInt32)
+    ids = pl.col("_ids") - (pl.col("_no_i") > 0).cast(pl.UInt32)
+    counts = PersonCounts(
+        rows_kept=kept.height,
+        person_records=persons.height,
+        virtual_number_records=virtual.height,
+        duplicates_excluded=kept.height - persons.height - virtual.height,
+        persons_with_mobile=persons.filter(pl.col(MOBILE).is_not_null()).height,
+        persons_with_id=persons.filter(pl.col(ID_NUMBER).is_not_null()).height,
+        persons_with_mobile_and_id=persons.filter(
+            pl.col(MOBILE).is_not_null() & pl.col(ID_NUMBER).is_not_null()
+        ).height,
+        persons_with_several_numbers=persons.filter((mobiles > 1) | (ids > 1)).height,
+    )
+    return table, counts
+
+
+_PERSON_FIELDS = (
+    MOBILE,
+    ID_NUMBER,
+    "_name_with_mobile",
+    NAME,
+    ADCODE,
+    VNUM,
+    WAYBILL,
+    "rows",
+    "first_row",
+)
+
+
+def _indexed(rows: pl.DataFrame, indexer: BlindIndexer, workers: int | None) -> pa.Table:
+    mobiles = rows.get_column(MOBILE)
+    present_mobiles = mobiles.drop_nulls().to_list()
+    name_rows = rows.filter(
+        pl.col("_name_with_mobile").is_not_null() & pl.col(MOBILE).is_not_null()
+    )
+    id_values = rows.get_column(ID_NUMBER).drop_nulls().to_list()
+    phone_idx = _scatter(mobiles.is_not_null(), _map(indexer.phone, present_mobiles, workers))
+    pair_idx = _scatter(
+        rows.get_column("_name_with_mobile").is_not_null() & mobiles.is_not_null(),
+        _map2(
+            indexer.name_phone,
+            name_rows.get_column("_name_with_mobile").to_list(),
+            name_rows.get_column(MOBILE).to_list(),
+            workers,
+        ),
+    )
+    id_idx = _scatter(
+        rows.get_column(ID_NUMBER).is_not_null(), _map(indexer.id_number, id_values, workers)
+    )
+    names = rows.get_column(NAME).unique().drop_nulls().to_list()
+    masks = {name: mask_name(name) for name in names}
+    out = rows.select(
+        pl.col("person_id").cast(pl.Int64),
+        (pl.col(MOBILE).str.slice(0, 3) + MASK * 6 + pl.col(MOBILE).str.slice(-2)).alias(
+            "phone_masked"
+        ),
+        pl.col(NAME)
+        .replace_strict(masks, default=None, return_dtype=pl.String)
+        .alias("name_masked"),
+        pl.col(ADCODE).alias("adcode"),
+        pl.col(VNUM).alias("virtual_number"),
+        pl.col(WAYBILL).alias("waybill_no"),
+        pl.col("rows").cast(pl.Int32),
+        pl.col("first_row").cast(pl.Int64),
+    )
+    table = out.to_arrow()
+    table = table.append_column("phone_bidx", pa.array(phone_idx, type=pa.binary(16)))
+    table = table.append_column("name_phone_bidx", pa.array(pair_idx, type=pa.binary(16)))
+    table = table.append_column("id_digest", pa.array(id_idx, type=pa.binary(16)))
+    return table.select(PERSONS_SCHEMA.names).cast(PERSONS_SCHEMA)
+
+
+def _scatter(mask: pl.Series, values: list[bytes]) -> list[bytes | None]:
+    """``values`` placed where ``mask`` is true, None elsewhere (in order)."""
+    it = iter(values)
+    return [next(it) if m else None for m in mask.to_list()]
+
+
+# Keyed hashing is the one step that must run per value in Python; above this many values
+# it is spread over worker processes forked with the indexer (the key never leaves memory).
+PARALLEL_ABOVE = 200_000
+_WORKER_FN: Callable[..., bytes] | None = None
+
+
+def _map(fn: Callable[[str], bytes], values: list[str], workers: int | None) -> list[bytes]:
+    if len(values) < PARALLEL_ABOVE or _workers(workers) < 2:
+        return [fn(v) for v in values]
+    return _parallel(fn, [(v,) for v in values], _workers(workers))
+
+
+def _map2(
+    fn: Callable[[str, str], bytes], a: list[str], b: list[str], workers: int | None
+) -> list[bytes]:
+    if len(a) < PARALLEL_ABOVE or _workers(workers) < 2:
+        return [fn(x, y) for x, y in zip(a, b, strict=True)]
+    return _parallel(fn, list(zip(a, b, strict=True)), _workers(workers))
+
+
+def _workers(requested: int | None) -> int:
+    if requested is not None:
+        return requested
+    return min(4, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 1
+
+
+def _call_chunk(chunk: list[tuple[str, ...]]) -> list[bytes]:
+    fn = _WORKER_FN
+    assert fn is not None
+    return [fn(*args) for args in chunk]
+
+
+def _parallel(fn: Callable[..., bytes], args: list[tuple[str, ...]], workers: int) -> list[bytes]:
+    import multiprocessing
+
+    global _WORKER_FN  # noqa: PLW0603 - handed to forked workers, never pickled
+    _WORKER_FN = fn
+    try:
+        size = max(1, -(-len(args) // (workers * 4)))
+        chunks = [args[i : i + size] for i in range(0, len(args), size)]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_call_chunk, chunks)
+    finally:
+        _WORKER_FN = None
+    return [digest for part in results for digest in part]
