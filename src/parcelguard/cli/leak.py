@@ -19,11 +19,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from parcelguard.cli.leak_match import register as register_match
+from parcelguard.cli.leak_report import report_command
 from parcelguard.cli.output import Render, finish
 from parcelguard.i18n import pick_language
 
 app = typer.Typer(help="Leak forensics. 泄露溯源。", no_args_is_help=True)
 register_match(app)  # leak match, leak canary plant|list
+app.command("report")(report_command)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 LangOpt = Annotated[str | None, typer.Option("--lang", help="zh or en (default: locale).")]
 
