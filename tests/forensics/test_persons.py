@@ -6,7 +6,6 @@ import secrets
 
 import polars as pl
 import pyarrow as pa
-import pytest
 
 from parcelguard.core.masking import mask_name, mask_phone
 from parcelguard.forensics.case import PERSONS_SCHEMA
@@ -128,16 +127,3 @@ def test_virtual_numbers_are_records_of_their_own_counted_apart() -> None:
     virtual = [r for r in table.to_pylist() if r["virtual_number"] is not None]
     assert sorted(r["virtual_number"] for r in virtual) == [VNUM, "17112345678"]
     assert all(r["phone_bidx"] is None for r in virtual)
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_blind_indexes_are_the_same_in_worker_processes(
-    workers: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import parcelguard.forensics.persons as persons
-
-    monkeypatch.setattr(persons, "PARALLEL_ABOVE", 2)
-    _, table, _ = ingest_rows([["张三", f"1381234{i:04d}", None, None] for i in range(20)])
-    assert table.column("phone_bidx").to_pylist() == [
-        INDEXER.phone(f"1381234{i:04d}") for i in range(20)
-    ]

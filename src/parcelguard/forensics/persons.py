@@ -15,13 +15,13 @@ what leaves this module is the persons table of keyed indexes and masked forms.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from parcelguard.core.masking import MASK, mask_name
 from parcelguard.forensics.case import PERSONS_SCHEMA
@@ -210,10 +210,11 @@ def _values(
     free_waybill = merged_with("waybill")
     if whole_line:
         text = pl.col(TEXT)
-        free_phone, free_id, free_address, free_waybill = (
+        # Not the address: its search of free text is slow, and the district is usually in
+        # its own cell still; the line's text is searched only where that cell gave none.
+        free_phone, free_id, free_waybill = (
             [*free_phone, text],
             [*free_id, text],
-            [*free_address, text],
             [*free_waybill, text],
         )
     phones = [pl.col(c) for c in plan.phone_columns]
@@ -229,14 +230,13 @@ def _values(
     def cols(names: Sequence[str]) -> list[pl.Expr]:
         return [pl.col(c) for c in names]
 
-    # Names and addresses repeat across a file (people share names, households addresses):
-    # they are recognised once per distinct value and joined back.
-    frame, names = _by_distinct(frame, plan.name_columns, recognisers.get("name"), "_name")
+    # Addresses repeat across a file (households, buildings) and their recogniser is the
+    # costliest: each distinct address is recognised once and joined back.
     frame, adcodes = _by_distinct(frame, plan.address_columns, recognisers.get("address"), "_ad")
     mobile = values("mobile", phones, free_phone)
     vnum = values("virtual_number", phones, free_phone)
     id_number = values("id_number", cols(plan.id_columns), free_id)
-    name = _coalesce([*cols(names), values("name", [], free_name)])
+    name = values("name", cols(plan.name_columns), free_name)
     adcode = _coalesce([*cols(adcodes), values("address", [], free_address)])
     waybill = values("waybill", cols(plan.waybill_columns), free_waybill)
     valued = frame.with_columns(
@@ -251,6 +251,13 @@ def _values(
     valued = valued.with_columns(
         pl.when(pl.col(VNUM).is_not_null()).then(None).otherwise(pl.col(MOBILE)).alias(MOBILE)
     )
+    address = recognisers.get("address")
+    if whole_line and address is not None:
+        found = valued.filter(pl.col(ADCODE).is_not_null())
+        searched = valued.filter(pl.col(ADCODE).is_null()).with_columns(
+            address.extract(pl.col(TEXT)).alias(ADCODE)
+        )
+        valued = pl.concat([found, searched])
     identified = (
         pl.col(MOBILE).is_not_null() | pl.col(ID_NUMBER).is_not_null() | pl.col(VNUM).is_not_null()
     )
@@ -411,8 +418,6 @@ def components(kept: pl.DataFrame) -> pl.DataFrame:
 def build_persons(
     kept: pl.DataFrame,
     indexer: BlindIndexer,
-    *,
-    index_workers: int | None = None,
 ) -> tuple[pa.Table, PersonCounts]:
     """The persons table (PERSONS_SCHEMA) of the kept rows, and its Art. 11 counts.
 
@@ -467,7 +472,7 @@ def build_persons(
     table_rows = pl.concat(
         [persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)]
     ).with_row_index("person_id")
-    table = _indexed(table_rows, indexer, index_workers)
+    table = _indexed(table_rows, indexer)
     # n_unique counts null as a value: take it off where a person has rows without one.
     mobiles = pl.col("_mobiles") - (pl.col("_no_m") > 0).cast(pl.UInt32)
     ids = pl.col("_ids") - (pl.col("_no_i") > 0).cast(pl.UInt32)
@@ -499,26 +504,28 @@ _PERSON_FIELDS = (
 )
 
 
-def _indexed(rows: pl.DataFrame, indexer: BlindIndexer, workers: int | None) -> pa.Table:
+def _indexed(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
+    """Blind indexes and masks of the distinct persons: the only per-value Python step.
+
+    HMAC runs once per distinct person (never per row); about 2 µs each with the standard
+    library, which makes it the largest single cost of a big file (docs/leak-ingest.md).
+    """
     mobiles = rows.get_column(MOBILE)
     present_mobiles = mobiles.drop_nulls().to_list()
     name_rows = rows.filter(
         pl.col("_name_with_mobile").is_not_null() & pl.col(MOBILE).is_not_null()
     )
     id_values = rows.get_column(ID_NUMBER).drop_nulls().to_list()
-    phone_idx = _scatter(mobiles.is_not_null(), _map(indexer.phone, present_mobiles, workers))
+    phone_idx = _scatter(mobiles.is_not_null(), _map(indexer.phone, present_mobiles))
     pair_idx = _scatter(
         rows.get_column("_name_with_mobile").is_not_null() & mobiles.is_not_null(),
         _map2(
             indexer.name_phone,
             name_rows.get_column("_name_with_mobile").to_list(),
             name_rows.get_column(MOBILE).to_list(),
-            workers,
         ),
     )
-    id_idx = _scatter(
-        rows.get_column(ID_NUMBER).is_not_null(), _map(indexer.id_number, id_values, workers)
-    )
+    id_idx = _scatter(rows.get_column(ID_NUMBER).is_not_null(), _map(indexer.id_number, id_values))
     names = rows.get_column(NAME).unique().drop_nulls().to_list()
     masks = {name: mask_name(name) for name in names}
     out = rows.select(
@@ -536,60 +543,23 @@ def _indexed(rows: pl.DataFrame, indexer: BlindIndexer, workers: int | None) -> 
         pl.col("first_row").cast(pl.Int64),
     )
     table = out.to_arrow()
-    table = table.append_column("phone_bidx", pa.array(phone_idx, type=pa.binary(16)))
-    table = table.append_column("name_phone_bidx", pa.array(pair_idx, type=pa.binary(16)))
-    table = table.append_column("id_digest", pa.array(id_idx, type=pa.binary(16)))
+    table = table.append_column("phone_bidx", phone_idx)
+    table = table.append_column("name_phone_bidx", pair_idx)
+    table = table.append_column("id_digest", id_idx)
     return table.select(PERSONS_SCHEMA.names).cast(PERSONS_SCHEMA)
 
 
-def _scatter(mask: pl.Series, values: list[bytes]) -> list[bytes | None]:
-    """``values`` placed where ``mask`` is true, None elsewhere (in order)."""
-    it = iter(values)
-    return [next(it) if m else None for m in mask.to_list()]
+def _scatter(mask: pl.Series, values: list[bytes]) -> pa.Array:
+    """``values`` placed where ``mask`` is true, null elsewhere (in order), without a loop."""
+    empty = pa.nulls(len(mask), type=pa.binary(16))
+    if not values:
+        return empty
+    return pc.replace_with_mask(empty, mask.to_arrow(), pa.array(values, type=pa.binary(16)))
 
 
-# Keyed hashing is the one step that must run per value in Python; above this many values
-# it is spread over worker processes forked with the indexer (the key never leaves memory).
-PARALLEL_ABOVE = 200_000
-_WORKER_FN: Callable[..., bytes] | None = None
+def _map(fn: Callable[[str], bytes], values: list[str]) -> list[bytes]:
+    return [fn(v) for v in values]
 
 
-def _map(fn: Callable[[str], bytes], values: list[str], workers: int | None) -> list[bytes]:
-    if len(values) < PARALLEL_ABOVE or _workers(workers) < 2:
-        return [fn(v) for v in values]
-    return _parallel(fn, [(v,) for v in values], _workers(workers))
-
-
-def _map2(
-    fn: Callable[[str, str], bytes], a: list[str], b: list[str], workers: int | None
-) -> list[bytes]:
-    if len(a) < PARALLEL_ABOVE or _workers(workers) < 2:
-        return [fn(x, y) for x, y in zip(a, b, strict=True)]
-    return _parallel(fn, list(zip(a, b, strict=True)), _workers(workers))
-
-
-def _workers(requested: int | None) -> int:
-    if requested is not None:
-        return requested
-    return min(4, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 1
-
-
-def _call_chunk(chunk: list[tuple[str, ...]]) -> list[bytes]:
-    fn = _WORKER_FN
-    assert fn is not None
-    return [fn(*args) for args in chunk]
-
-
-def _parallel(fn: Callable[..., bytes], args: list[tuple[str, ...]], workers: int) -> list[bytes]:
-    import multiprocessing
-
-    global _WORKER_FN  # noqa: PLW0603 - handed to forked workers, never pickled
-    _WORKER_FN = fn
-    try:
-        size = max(1, -(-len(args) // (workers * 4)))
-        chunks = [args[i : i + size] for i in range(0, len(args), size)]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.map(_call_chunk, chunks)
-    finally:
-        _WORKER_FN = None
-    return [digest for part in results for digest in part]
+def _map2(fn: Callable[[str, str], bytes], a: list[str], b: list[str]) -> list[bytes]:
+    return [fn(x, y) for x, y in zip(a, b, strict=True)]
