@@ -16,13 +16,12 @@ import pytest
 from typer.testing import CliRunner
 
 from parcelguard.admin import key_provider, open_audit_log
-from parcelguard.audit.entry import AuditEntry
 from parcelguard.cli import app
 from parcelguard.config import Settings
 from parcelguard.detect.engine import Engine, integer_times, read_events
 from parcelguard.detect.from_store import export_store
 from parcelguard.detect.run import detect
-from parcelguard.simulate.into_store import put_world
+from parcelguard.simulate.into_store import audit_entries, put_world
 from parcelguard.simulate.run import scenario_names, simulate
 from parcelguard.simulate.workflow import put_workflow
 from parcelguard.storage import connect_current
@@ -42,24 +41,7 @@ def loaded(settings: Settings) -> tuple[Settings, dict[str, object]]:
         engine.dispose()
     put_world(tables, TINY.seed, settings, key_provider(settings))
     log = open_audit_log(settings)
-    rows = tables["accesses"].to_pylist()
-    entries = [
-        AuditEntry.at(
-            0,
-            r["ts"],
-            actor=r["employee_id"],
-            action=r["action"],
-            waybill_no=r["waybill_no"] or "",
-            field=r["field"] or "",
-            purpose=r["purpose"] or "",
-            decision=r["decision"],
-            reason=r["reason"],
-            channel=r["channel"],
-            device=r["device_id"],
-            ip=r["ip"],
-        )
-        for r in rows
-    ]
+    entries = audit_entries(tables["accesses"])
     try:
         for start in range(0, len(entries), 5_000):
             log.append(entries[start : start + 5_000])
