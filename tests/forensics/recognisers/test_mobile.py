@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -146,3 +147,23 @@ def test_nulls_stay_null() -> None:
     assert run_expr(MOBILE, [None]) == [None]
     assert run_extract(MOBILE, [None]) == [None]
     assert run_rejection(MOBILE, [None]) == [None]
+
+
+def test_a_listed_prefix_in_a_stray_segment_is_real_and_an_unlisted_one_untrue() -> None:
+    """Art. 11 excludes only records proven untrue: an issued prefix is not proven so."""
+    from parcelguard.forensics.recognisers.mobile import real_segments, stray_prefixes
+
+    listed = min(stray_prefixes())
+    assert listed[:3] not in real_segments()
+    unlisted = next(
+        f"{listed[:3]}{n:04d}"
+        for n in range(10_000)
+        if f"{listed[:3]}{n:04d}" not in stray_prefixes()
+    )
+    r = MobileRecogniser()
+    for number, real in ((f"{listed}1234", True), (f"{unlisted}1234", False)):
+        assert (r.normalise(number) == number) is real
+        assert (r.rejection(number) is None) is real
+        series = pl.Series("c", [number])
+        assert (r.normalise_batch(series)[0] == number) is real
+        assert (r.rejection_batch(series)[0] is None) is real

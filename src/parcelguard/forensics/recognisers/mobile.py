@@ -4,8 +4,9 @@ The canonical form is exactly :func:`parcelguard.core.phone.normalise_cn_mobile`
 the vault's blind indexes are computed on it: a leaked number matches a waybill only if both
 sides normalise identically. On top of that shape check, the 3-digit segment must be one that
 carriers really issue (the bundled ``phone`` table, see
-:func:`parcelguard.simulate.reference.mobile_segments`), so that made-up numbers (120..., a
-stray 140...) count as untrue records, and a number in this carrier's virtual-number ranges is
+:func:`parcelguard.simulate.reference.mobile_segments`), or the number's own 7-digit prefix
+must be listed there, so that made-up numbers (120..., an unlisted 140...) count as untrue
+records and a listed number is never excluded as untrue, and a number in this carrier's virtual-number ranges is
 left to :class:`~parcelguard.forensics.recognisers.virtual_number.VirtualNumberRecogniser`.
 """
 
@@ -53,6 +54,29 @@ def real_segments() -> frozenset[str]:
     segment, counts = _segment_counts(tuple(mobile_segments().prefix.tolist()))
     return frozenset(
         str(s) for s, n in zip(segment, counts, strict=True) if n >= MIN_PREFIXES_PER_SEGMENT
+    )
+
+
+@functools.cache
+def stray_prefixes() -> frozenset[str]:
+    """Listed 7-digit prefixes outside the real segments (IoT and data-only ranges).
+
+    Art. 11 excludes only records proven untrue: a number whose own prefix the table lists
+    has been issued, so it is not proven untrue even though its segment is a stray one.
+    """
+    real = real_segments()
+    return frozenset(f"{p:07d}" for p in known_prefixes() if f"{p // 10_000}" not in real)
+
+
+def is_real_mobile(number: str) -> bool:
+    """An 11-digit number in a real segment, or with a prefix the table lists."""
+    return number[:3] in real_segments() or number[:7] in stray_prefixes()
+
+
+def real_mobile_series(number: pl.Series) -> pl.Series:
+    """:func:`is_real_mobile` over a column of 11-digit numbers (null stays null)."""
+    return number.str.slice(0, 3).is_in(sorted(real_segments())) | number.str.slice(0, 7).is_in(
+        sorted(stray_prefixes())
     )
 
 
@@ -151,7 +175,7 @@ class MobileRecogniser(Recogniser):
             number = normalise_cn_mobile(cell)
         except InvalidPhone:
             return None
-        if number[:3] not in real_segments() or number.startswith(self.vnum_prefixes):
+        if not is_real_mobile(number) or number.startswith(self.vnum_prefixes):
             return None
         return number
 
@@ -163,19 +187,18 @@ class MobileRecogniser(Recogniser):
         issues is one. Virtual numbers are not rejected here: they are another role.
         """
         number = eleven_digits(cell)
-        if number is None or not number.startswith("1") or number[:3] in real_segments():
+        if number is None or not number.startswith("1") or is_real_mobile(number):
             return None
         return "mobile_unknown_segment"
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
         number = eleven_digits_series(compact_series(cells))
-        real = number.str.slice(0, 3).is_in(sorted(real_segments()))
+        real = real_mobile_series(number)
         return keep(number, real & ~starts_with_any(number, self.vnum_prefixes))
 
     def rejection_batch(self, cells: pl.Series) -> pl.Series:
         number = eleven_digits_series(compact_series(cells))
-        segment = number.str.slice(0, 3)
-        untrue = number.str.starts_with("1") & ~segment.is_in(sorted(real_segments()))
+        untrue = number.str.starts_with("1") & ~real_mobile_series(number)
         reason = pl.Series(cells.name, ["mobile_unknown_segment"] * len(cells), dtype=pl.String)
         return keep(reason, untrue)
 
