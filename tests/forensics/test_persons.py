@@ -10,7 +10,7 @@ import pyarrow as pa
 from parcelguard.core.masking import mask_name, mask_phone
 from parcelguard.forensics.case import PERSONS_SCHEMA
 from parcelguard.forensics.classify import classify
-from parcelguard.forensics.persons import RowPlan, build_persons, normalise_rows
+from parcelguard.forensics.persons import RowPlan, build_persons, compact, normalise_rows
 from parcelguard.forensics.recognisers import default_recognisers
 from parcelguard.vault.blind_index import BlindIndexer
 
@@ -55,7 +55,7 @@ def ingest_rows(data: list[list[str | None]]) -> tuple[pl.DataFrame, pa.Table, d
         },
     )
     rows = normalise_rows(cells, plan, BY_ROLE)
-    table, counts = build_persons(rows.filter(pl.col("reason").is_null()), INDEXER)
+    table, counts = build_persons(compact(rows.filter(pl.col("reason").is_null())), INDEXER)
     return rows, table, counts.as_dict()
 
 

@@ -35,6 +35,7 @@ from parcelguard.forensics.decoding import (
     read_samples,
 )
 from parcelguard.forensics.persons import (
+    COMPACT_SCHEMA,
     LINE_TOO_LONG,
     REASON,
     REASONS,
@@ -42,6 +43,7 @@ from parcelguard.forensics.persons import (
     UNTRUE,
     RowPlan,
     build_persons,
+    compact,
     normalise_rows,
 )
 from parcelguard.forensics.reading import (
@@ -151,13 +153,11 @@ class _Tally:
         for reason, n in counts.iter_rows():
             if reason is not None:
                 self.reasons[reason] += n
-        self.kept.append(rows.filter(pl.col(REASON).is_null()))
+        self.kept.append(compact(rows.filter(pl.col(REASON).is_null())))
 
     def kept_rows(self) -> pl.DataFrame:
         if not self.kept:
-            return pl.DataFrame(schema=dict.fromkeys(ROW_COLUMNS, pl.String)).cast(
-                {"line": pl.Int64, "order": pl.Int64}
-            )
+            return pl.DataFrame(schema=COMPACT_SCHEMA)
         return pl.concat(self.kept, rechunk=True)
 
 

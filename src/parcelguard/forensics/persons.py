@@ -376,18 +376,51 @@ def _id_key(expr: pl.Expr) -> pl.Expr:
     return expr.str.slice(0, 17).cast(pl.Int64, strict=False) * 11 + digit
 
 
-def components(kept: pl.DataFrame) -> pl.DataFrame:
-    """``kept`` rows with a mobile or an ID, each with ``_person``: its connected component.
+def _id_text(key: pl.Expr) -> pl.Expr:
+    check = key % 11
+    last = pl.when(check == 10).then(pl.lit("X")).otherwise(check.cast(pl.String))
+    return (key // 11).cast(pl.String).str.zfill(17) + last
 
-    Label propagation over the distinct (mobile, ID) pairs, as integers: every pair takes
-    the smallest label of any pair sharing its mobile or its ID, until nothing changes. The
-    label is the first row order of the component, so persons come out in file order. When
-    no pair holds both, every pair is already a component.
+
+def compact(kept: pl.DataFrame) -> pl.DataFrame:
+    """Kept rows with numbers held as integers: a third of the memory of ten million rows.
+
+    Mobile and virtual numbers are 11-digit integers, an ID number one integer (see
+    :func:`_id_key`), the district a 6-digit one; names and waybill numbers stay text.
     """
-    rows = kept.filter(pl.col(MOBILE).is_not_null() | pl.col(ID_NUMBER).is_not_null())
-    rows = rows.with_columns(
-        _mobile_key(pl.col(MOBILE)).alias("_m"), _id_key(pl.col(ID_NUMBER)).alias("_i")
+    return kept.select(
+        pl.col(ORDER),
+        pl.col(LINE).cast(pl.Int64),
+        _mobile_key(pl.col(MOBILE)).alias("_m"),
+        _id_key(pl.col(ID_NUMBER)).alias("_i"),
+        pl.col(NAME),
+        pl.col(ADCODE).cast(pl.UInt32, strict=False).alias("_ad"),
+        pl.col(VNUM).cast(pl.Int64, strict=False).alias("_v"),
+        pl.col(WAYBILL),
     )
+
+
+COMPACT_SCHEMA = {
+    ORDER: pl.Int64,
+    LINE: pl.Int64,
+    "_m": pl.Int64,
+    "_i": pl.Int64,
+    NAME: pl.String,
+    "_ad": pl.UInt32,
+    "_v": pl.Int64,
+    WAYBILL: pl.String,
+}
+
+
+def components(kept: pl.DataFrame) -> pl.DataFrame:
+    """Compacted rows with a mobile or an ID, each with ``_person``: its connected component.
+
+    Label propagation over the distinct (mobile, ID) pairs: every pair takes the smallest
+    label of any pair sharing its mobile or its ID, until nothing changes. The label is the
+    first row order of the component, so persons come out in file order. When no pair holds
+    both, every pair is already a component.
+    """
+    rows = kept.filter(pl.col("_m").is_not_null() | pl.col("_i").is_not_null())
     pairs = rows.group_by("_m", "_i").agg(pl.col(ORDER).min().alias("_label"))
     linked = pairs.filter(pl.col("_m").is_not_null() & pl.col("_i").is_not_null()).height
     while linked:
@@ -415,11 +448,8 @@ def components(kept: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_persons(
-    kept: pl.DataFrame,
-    indexer: BlindIndexer,
-) -> tuple[pa.Table, PersonCounts]:
-    """The persons table (PERSONS_SCHEMA) of the kept rows, and its Art. 11 counts.
+def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, PersonCounts]:
+    """The persons table (PERSONS_SCHEMA) of the kept, compacted rows, and Art. 11's counts.
 
     A person's values are the first found in file order; the name kept for the name+phone
     index is the first name on a row that has a mobile (every row of a person is that
@@ -428,35 +458,31 @@ def build_persons(
     linked = components(kept).sort(ORDER)
     persons = (
         linked.with_columns(
-            pl.when(pl.col(MOBILE).is_not_null()).then(pl.col(NAME)).alias("_name_with_mobile")
+            pl.when(pl.col("_m").is_not_null()).then(pl.col(NAME)).alias("_name_with_mobile")
         )
         .group_by("_person")
         .agg(
-            pl.col(MOBILE).first(ignore_nulls=True),
-            pl.col(ID_NUMBER).first(ignore_nulls=True),
+            pl.col("_m").first(ignore_nulls=True),
+            pl.col("_i").first(ignore_nulls=True),
             pl.col("_name_with_mobile").first(ignore_nulls=True),
             pl.col(NAME).first(ignore_nulls=True),
-            pl.col(ADCODE).first(ignore_nulls=True),
-            pl.col(VNUM).first(ignore_nulls=True),
+            pl.col("_ad").first(ignore_nulls=True),
+            pl.col("_v").first(ignore_nulls=True),
             pl.col(WAYBILL).first(ignore_nulls=True),
             pl.len().cast(pl.Int32).alias("rows"),
             pl.col(LINE).first().alias("first_row"),
-            pl.col("_m").n_unique().alias("_mobiles"),
-            pl.col("_i").n_unique().alias("_ids"),
-            pl.col("_m").null_count().alias("_no_m"),
-            pl.col("_i").null_count().alias("_no_i"),
+            pl.col("_m").drop_nulls().n_unique().alias("_mobiles"),
+            pl.col("_i").drop_nulls().n_unique().alias("_ids"),
         )
         .sort("_person")
     )
     virtual = (
-        kept.filter(
-            pl.col(MOBILE).is_null() & pl.col(ID_NUMBER).is_null() & pl.col(VNUM).is_not_null()
-        )
+        kept.filter(pl.col("_m").is_null() & pl.col("_i").is_null() & pl.col("_v").is_not_null())
         .sort(ORDER)
-        .group_by(VNUM)
+        .group_by("_v")
         .agg(
             pl.col(NAME).first(ignore_nulls=True),
-            pl.col(ADCODE).first(ignore_nulls=True),
+            pl.col("_ad").first(ignore_nulls=True),
             pl.col(WAYBILL).first(ignore_nulls=True),
             pl.len().cast(pl.Int32).alias("rows"),
             pl.col(LINE).first().alias("first_row"),
@@ -464,40 +490,46 @@ def build_persons(
         )
         .sort("_first")
         .with_columns(
-            _NULL.alias(MOBILE),
-            _NULL.alias(ID_NUMBER),
+            pl.lit(None, dtype=pl.Int64).alias("_m"),
+            pl.lit(None, dtype=pl.Int64).alias("_i"),
             _NULL.alias("_name_with_mobile"),
         )
     )
-    table_rows = pl.concat(
-        [persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)]
-    ).with_row_index("person_id")
+    table_rows = (
+        pl.concat([persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)])
+        .with_row_index("person_id")
+        .with_columns(
+            pl.col("_m").cast(pl.String).alias(MOBILE),
+            _id_text(pl.col("_i")).alias(ID_NUMBER),
+            pl.col("_ad").cast(pl.String).str.zfill(6).alias(ADCODE),
+            pl.col("_v").cast(pl.String).alias(VNUM),
+        )
+    )
     table = _indexed(table_rows, indexer)
-    # n_unique counts null as a value: take it off where a person has rows without one.
-    mobiles = pl.col("_mobiles") - (pl.col("_no_m") > 0).cast(pl.UInt32)
-    ids = pl.col("_ids") - (pl.col("_no_i") > 0).cast(pl.UInt32)
     counts = PersonCounts(
         rows_kept=kept.height,
         person_records=persons.height,
         virtual_number_records=virtual.height,
         duplicates_excluded=kept.height - persons.height - virtual.height,
-        persons_with_mobile=persons.filter(pl.col(MOBILE).is_not_null()).height,
-        persons_with_id=persons.filter(pl.col(ID_NUMBER).is_not_null()).height,
+        persons_with_mobile=persons.filter(pl.col("_m").is_not_null()).height,
+        persons_with_id=persons.filter(pl.col("_i").is_not_null()).height,
         persons_with_mobile_and_id=persons.filter(
-            pl.col(MOBILE).is_not_null() & pl.col(ID_NUMBER).is_not_null()
+            pl.col("_m").is_not_null() & pl.col("_i").is_not_null()
         ).height,
-        persons_with_several_numbers=persons.filter((mobiles > 1) | (ids > 1)).height,
+        persons_with_several_numbers=persons.filter(
+            (pl.col("_mobiles") > 1) | (pl.col("_ids") > 1)
+        ).height,
     )
     return table, counts
 
 
 _PERSON_FIELDS = (
-    MOBILE,
-    ID_NUMBER,
+    "_m",
+    "_i",
     "_name_with_mobile",
     NAME,
-    ADCODE,
-    VNUM,
+    "_ad",
+    "_v",
     WAYBILL,
     "rows",
     "first_row",
