@@ -18,6 +18,14 @@ What the store has and the format wants, table by table:
 * investigation cases (not in the format): returned beside the folder as ``cases`` (who
   opened the case, its waybills, when), so a security officer's lookups inside a case are
   explained, as the issue asks.
+
+Canaries (``forensics.canary``) are bait, not parcels: their waybills, exceptions,
+assignments and tickets are left out, so a station canary's exception, which never closes,
+does not sit in the station's workload and no canary counts as a parcel of its sender. The
+accesses to them stay, since the log is the evidence: a reveal of a canary is then a reveal
+of a waybill that is not a parcel, unexplained by any workflow, which is what it is. An
+investigation case that names a canary keeps it, so the officer who follows a canary hit
+is explained. ``canaries_skipped`` says how many were left out.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import sqlalchemy as sa
 from parcelguard.core.errors import BadInput
 from parcelguard.events import write_folder
 from parcelguard.events.schema import SCHEMAS
+from parcelguard.forensics.canary import canary_waybills
 from parcelguard.storage.schema import case_waybills, investigation_cases, metadata
 
 UNKNOWN = "(unknown)"
@@ -54,10 +63,12 @@ class StoreExport:
     rows: dict[str, int]
     cases: pa.Table
     audit: dict[str, object]
+    canaries_skipped: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {"folder": str(self.folder), "rows": self.rows, "audit": self.audit,
-                "case_waybills": self.cases.num_rows}  # fmt: skip
+                "case_waybills": self.cases.num_rows,
+                "canaries_skipped": self.canaries_skipped}  # fmt: skip
 
 
 def export_store(db_url: str, folder: Path, until: datetime | None = None) -> StoreExport:
@@ -73,7 +84,8 @@ def export_store(db_url: str, folder: Path, until: datetime | None = None) -> St
         shutil.rmtree(scratch, ignore_errors=True)
         audit = export_accesses(engine, scratch, fmt="parquet", until=until)
         with engine.connect() as conn:
-            tables = _workflow(conn)
+            skip = canary_waybills(conn)
+            tables = _workflow(conn, skip)
             cases = _cases(conn)
         written = write_folder(folder, tables, "parquet")
         os.replace(scratch / "accesses.parquet", folder / "accesses.parquet")
@@ -81,7 +93,7 @@ def export_store(db_url: str, folder: Path, until: datetime | None = None) -> St
     finally:
         engine.dispose()
     written["accesses"] = audit.accesses_written
-    return StoreExport(folder, written, cases, audit.as_dict())
+    return StoreExport(folder, written, cases, audit.as_dict(), len(skip))
 
 
 def _rows(conn: sa.Connection, table: sa.Table, columns: list[str]) -> list[dict[str, object]]:
@@ -106,21 +118,24 @@ def _aware(value: object) -> object:
     return value
 
 
-def _workflow(conn: sa.Connection) -> dict[str, pa.Table]:
+def _workflow(conn: sa.Connection, canaries: set[str]) -> dict[str, pa.Table]:
+    """The workflow tables, without the parcels in ``canaries`` (bait, not parcels)."""
     t = {table.name: table for table in metadata.tables.values()}
+
+    def parcels(table: str, columns: list[str]) -> list[dict[str, object]]:
+        return [r for r in _rows(conn, t[table], columns) if r["waybill_no"] not in canaries]
+
     employees = _rows(
         conn, t["employees"], ["employee_id", "role", "site_id", "hired_on", "left_on"]
     )
     sites = _rows(conn, t["sites"], ["site_id", "kind", "adcode"])
-    waybills = _rows(conn, t["waybills"], ["waybill_no", "sender_id", "category", "created_at",
-                                           "origin_site_id", "dest_site_id", "dest_adcode"])  # fmt: skip
+    waybills = parcels("waybills", ["waybill_no", "sender_id", "category", "created_at",
+                                    "origin_site_id", "dest_site_id", "dest_adcode"])  # fmt: skip
     senders = sorted({(str(w["sender_id"]), str(w["category"])) for w in waybills})
-    assignments = _rows(
-        conn, t["assignments"], ["waybill_no", "courier_id", "assigned_at", "until"]
-    )
-    tickets = _rows(conn, t["tickets"], ["ticket_id", "waybill_no", "agent_id", "opened_at",
-                                         "closed_at", "kind"])  # fmt: skip
-    exceptions = _rows(conn, t["parcel_exceptions"], ["waybill_no", "site_id", "opened_at"])
+    assignments = parcels("assignments", ["waybill_no", "courier_id", "assigned_at", "until"])
+    tickets = parcels("tickets", ["ticket_id", "waybill_no", "agent_id", "opened_at",
+                                  "closed_at", "kind"])  # fmt: skip
+    exceptions = parcels("parcel_exceptions", ["waybill_no", "site_id", "opened_at"])
     scans = [{"ts": e["opened_at"], "waybill_no": e["waybill_no"], "site_id": e["site_id"],
               "employee_id": UNKNOWN, "kind": "exception"} for e in exceptions]  # fmt: skip
     return {
