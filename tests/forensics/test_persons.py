@@ -55,7 +55,9 @@ def ingest_rows(data: list[list[str | None]]) -> tuple[pl.DataFrame, pa.Table, d
         },
     )
     rows = normalise_rows(cells, plan, BY_ROLE)
-    table, counts = build_persons(compact(rows.filter(pl.col("reason").is_null())), INDEXER)
+    table, counts = build_persons(
+        compact(rows.filter(pl.col("reason").is_null())).sort("order"), INDEXER
+    )
     return rows, table, counts.as_dict()
 
 

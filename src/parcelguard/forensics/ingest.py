@@ -153,12 +153,13 @@ class _Tally:
         for reason, n in counts.iter_rows():
             if reason is not None:
                 self.reasons[reason] += n
-        self.kept.append(compact(rows.filter(pl.col(REASON).is_null())))
+        self.kept.append(compact(rows.filter(pl.col(REASON).is_null())).sort("order"))
 
     def kept_rows(self) -> pl.DataFrame:
         if not self.kept:
             return pl.DataFrame(schema=COMPACT_SCHEMA)
-        return pl.concat(self.kept, rechunk=True)
+        kept, self.kept = self.kept, []  # the blocks go as the whole is made
+        return pl.concat(kept, rechunk=False)
 
 
 def default_recognisers_for_ingest() -> Sequence[Recogniser]:

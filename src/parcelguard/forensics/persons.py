@@ -420,7 +420,8 @@ def components(kept: pl.DataFrame) -> pl.DataFrame:
     first row order of the component, so persons come out in file order. When no pair holds
     both, every pair is already a component.
     """
-    rows = kept.filter(pl.col("_m").is_not_null() | pl.col("_i").is_not_null())
+    identified = pl.col("_m").is_not_null() | pl.col("_i").is_not_null()
+    rows = kept if kept.select(identified.all()).item() else kept.filter(identified)
     pairs = rows.group_by("_m", "_i").agg(pl.col(ORDER).min().alias("_label"))
     linked = pairs.filter(pl.col("_m").is_not_null() & pl.col("_i").is_not_null()).height
     while linked:
@@ -443,19 +444,42 @@ def components(kept: pl.DataFrame) -> pl.DataFrame:
         pairs = updated.select("_m", "_i", pl.col("_next").alias("_label"))
         if not changed:
             break
-    return rows.join(pairs, on=["_m", "_i"], how="left", nulls_equal=True).rename(
-        {"_label": "_person"}
-    )
+    return rows.join(
+        pairs, on=["_m", "_i"], how="left", nulls_equal=True, maintain_order="left"
+    ).rename({"_label": "_person"})
 
 
 def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, PersonCounts]:
     """The persons table (PERSONS_SCHEMA) of the kept, compacted rows, and Art. 11's counts.
 
+    ``kept`` must be in file order (``order`` ascending): "first" means first in the file.
+
     A person's values are the first found in file order; the name kept for the name+phone
     index is the first name on a row that has a mobile (every row of a person is that
     person, so a name from a row with another of their mobiles is still theirs).
     """
-    linked = components(kept).sort(ORDER)
+    virtual = (
+        kept.filter(pl.col("_m").is_null() & pl.col("_i").is_null() & pl.col("_v").is_not_null())
+        .sort(ORDER)
+        .group_by("_v")
+        .agg(
+            pl.col(NAME).first(ignore_nulls=True),
+            pl.col("_ad").first(ignore_nulls=True),
+            pl.col(WAYBILL).first(ignore_nulls=True),
+            pl.len().cast(pl.Int32).alias("rows"),
+            pl.col(LINE).first().alias("first_row"),
+            pl.col(ORDER).first().alias("_first"),
+        )
+        .sort("_first")
+        .with_columns(
+            pl.lit(None, dtype=pl.Int64).alias("_m"),
+            pl.lit(None, dtype=pl.Int64).alias("_i"),
+            _NULL.alias("_name_with_mobile"),
+        )
+    )
+    kept_rows = kept.height
+    linked = components(kept)  # in file order, as ``kept`` is
+    del kept  # the caller holds no other reference: the rows go once they are linked
     persons = (
         linked.with_columns(
             pl.when(pl.col("_m").is_not_null()).then(pl.col(NAME)).alias("_name_with_mobile")
@@ -476,25 +500,7 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
         )
         .sort("_person")
     )
-    virtual = (
-        kept.filter(pl.col("_m").is_null() & pl.col("_i").is_null() & pl.col("_v").is_not_null())
-        .sort(ORDER)
-        .group_by("_v")
-        .agg(
-            pl.col(NAME).first(ignore_nulls=True),
-            pl.col("_ad").first(ignore_nulls=True),
-            pl.col(WAYBILL).first(ignore_nulls=True),
-            pl.len().cast(pl.Int32).alias("rows"),
-            pl.col(LINE).first().alias("first_row"),
-            pl.col(ORDER).first().alias("_first"),
-        )
-        .sort("_first")
-        .with_columns(
-            pl.lit(None, dtype=pl.Int64).alias("_m"),
-            pl.lit(None, dtype=pl.Int64).alias("_i"),
-            _NULL.alias("_name_with_mobile"),
-        )
-    )
+    del linked
     table_rows = (
         pl.concat([persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)])
         .with_row_index("person_id")
@@ -505,12 +511,11 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
             pl.col("_v").cast(pl.String).alias(VNUM),
         )
     )
-    table = _indexed(table_rows, indexer)
     counts = PersonCounts(
-        rows_kept=kept.height,
+        rows_kept=kept_rows,
         person_records=persons.height,
         virtual_number_records=virtual.height,
-        duplicates_excluded=kept.height - persons.height - virtual.height,
+        duplicates_excluded=kept_rows - persons.height - virtual.height,
         persons_with_mobile=persons.filter(pl.col("_m").is_not_null()).height,
         persons_with_id=persons.filter(pl.col("_i").is_not_null()).height,
         persons_with_mobile_and_id=persons.filter(
@@ -520,7 +525,8 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
             (pl.col("_mobiles") > 1) | (pl.col("_ids") > 1)
         ).height,
     )
-    return table, counts
+    del persons, virtual
+    return _indexed(table_rows, indexer), counts
 
 
 _PERSON_FIELDS = (
@@ -536,30 +542,42 @@ _PERSON_FIELDS = (
 )
 
 
+# Persons are indexed this many at a time, so the Python strings and digests of one slice
+# are all that exists at once (ten million persons would otherwise hold gigabytes of them).
+INDEX_SLICE = 100_000
+
+
 def _indexed(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
     """Blind indexes and masks of the distinct persons: the only per-value Python step.
 
     HMAC runs once per distinct person (never per row); about 2 µs each with the standard
     library, which makes it the largest single cost of a big file (docs/leak-ingest.md).
     """
-    mobiles = rows.get_column(MOBILE)
-    present_mobiles = mobiles.drop_nulls().to_list()
-    name_rows = rows.filter(
-        pl.col("_name_with_mobile").is_not_null() & pl.col(MOBILE).is_not_null()
-    )
-    id_values = rows.get_column(ID_NUMBER).drop_nulls().to_list()
-    phone_idx = _scatter(mobiles.is_not_null(), _map(indexer.phone, present_mobiles))
-    pair_idx = _scatter(
-        rows.get_column("_name_with_mobile").is_not_null() & mobiles.is_not_null(),
-        _map2(
-            indexer.name_phone,
-            name_rows.get_column("_name_with_mobile").to_list(),
-            name_rows.get_column(MOBILE).to_list(),
-        ),
-    )
-    id_idx = _scatter(rows.get_column(ID_NUMBER).is_not_null(), _map(indexer.id_number, id_values))
     names = rows.get_column(NAME).unique().drop_nulls().to_list()
     masks = {name: mask_name(name) for name in names}
+    del names
+    parts = [
+        _indexed_slice(rows.slice(start, INDEX_SLICE), indexer, masks)
+        for start in range(0, max(rows.height, 1), INDEX_SLICE)
+    ]
+    return pa.concat_tables(parts)
+
+
+def _indexed_slice(rows: pl.DataFrame, indexer: BlindIndexer, masks: dict[str, str]) -> pa.Table:
+    mobiles = rows.get_column(MOBILE)
+    with_name = rows.get_column("_name_with_mobile").is_not_null() & mobiles.is_not_null()
+    named = rows.filter(with_name)
+    ids = rows.get_column(ID_NUMBER)
+    phone_idx = _scatter(mobiles.is_not_null(), _map(indexer.phone, mobiles.drop_nulls().to_list()))
+    pair_idx = _scatter(
+        with_name,
+        _map2(
+            indexer.name_phone,
+            named.get_column("_name_with_mobile").to_list(),
+            named.get_column(MOBILE).to_list(),
+        ),
+    )
+    id_idx = _scatter(ids.is_not_null(), _map(indexer.id_number, ids.drop_nulls().to_list()))
     out = rows.select(
         pl.col("person_id").cast(pl.Int64),
         (pl.col(MOBILE).str.slice(0, 3) + MASK * 6 + pl.col(MOBILE).str.slice(-2)).alias(
