@@ -138,6 +138,39 @@ def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
     assert clerk["denied"]["no_matching_policy"] > 100  # the list-driven lookups
     case_told_twice(summary["case_twice"])  # type: ignore[arg-type]
     detection_over_the_month(summary["detection"])  # type: ignore[arg-type]
+    leak_traced(summary["leak"])  # type: ignore[arg-type]
+
+
+def leak_traced(chapter: dict[str, Any]) -> None:
+    """Chapter 7: the case's file for sale, counted as its seller's truth, traced to both."""
+    import re
+
+    truth, ingest = chapter["file"]["truth"], chapter["ingest"]
+    assert truth["encoding"] == "gbk"
+    assert ingest["encoding"]["name"] in ("gbk", "gb18030")
+    assert ingest["rows_read"] == truth["rows"]
+    assert ingest["person_records"] == truth["persons"]
+    assert ingest["virtual_number_records"] == truth["virtual_number_records"]
+    assert ingest["duplicates_excluded"] > 0
+    assert ingest["rows_rejected"]["total"] > 0  # the untrue rows
+    assert chapter["match"]["matched_persons"] > 100
+    assert chapter["both_named"] is True
+    named = {s["employee_id"]: s for s in chapter["sources"]}
+    for who, role in (
+        (chapter["case_clerk"], "warehouse_clerk"),
+        (chapter["case_courier"], "courier"),
+    ):
+        assert named[who]["role"] == role
+        low, share, high = (
+            named[who][k] for k in ("alone_share_low", "alone_share", "alone_share_high")
+        )
+        assert 0 < low < share < high < 1
+    assert chapter["evidence_verified"] is True
+    assert chapter["evidence_entries"] > 100
+    assert chapter["legal"]["file_severity"] in ("none", "serious", "especially_serious")
+    assert set(chapter["legal"]["accounts"]) == set(named)
+    text = json.dumps({k: v for k, v in chapter.items() if k != "file"}, ensure_ascii=False)
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text)  # no mobile number
 
 
 def case_told_twice(case: dict[str, Any]) -> None:
@@ -232,14 +265,20 @@ def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
     chapter = flat[flat.index("第六章：对仿真的一个月做批量检测") :]
     assert "这一对：" in chapter
     assert "认定的配对正是本案的两人" in chapter
+    leak = flat[flat.index("第七章：泄露的文件，追溯到背后的账号") :]
+    assert "导入计数一致" in leak
+    assert "两人均被认定" in leak
+    assert "仅凭日志公钥离线校验证据" in leak
     for method in ("孤立森林", "ECOD", "量阈值"):  # the baselines, in the evaluation table
         assert method in chapter
 
 
 def test_every_demo_line_is_written_in_both_languages() -> None:
     from parcelguard.cli.demo import TEXT
+    from parcelguard.cli.demo_leak import TEXT as LEAK_TEXT
 
-    for key, text in TEXT.items():
+    assert not set(TEXT) & set(LEAK_TEXT)
+    for key, text in {**TEXT, **LEAK_TEXT}.items():
         assert set(text) == {"en", "zh"}, key
         assert all(value.strip() for value in text.values()), key
         fields = [

@@ -7,7 +7,10 @@ took. Chapter 3 is the audit log, chapter 4 the same case replayed through the o
 Chapter 5 tells the case twice on one world, live, in the legacy and the guarded regime, and
 links the courier whose parcels the clerk's list was to her. Chapter 6 is batch detection
 over a simulated month: the top alerts with their reasons, the case's harvester–revealer
-pair among them, and the day-by-day evaluation against the baselines.
+pair among them, and the day-by-day evaluation against the baselines. Chapter 7
+(:mod:`parcelguard.cli.demo_leak`) finds the case's file for sale, messy and in GBK, and
+traces it: ingest, blind-index match, the clerk's and the courier's accounts with the share
+each alone explains, the report and its evidence verified offline, the legal assessment.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from rich.table import Table
 
 from parcelguard.admin import initialise, open_vault
 from parcelguard.audit.entry import AuditEntry
+from parcelguard.cli.demo_leak import leak_chapter
 from parcelguard.config import Settings
 from parcelguard.core.clock import CARRIER_TZ, today
 from parcelguard.core.waybill import NewWaybill
@@ -429,6 +433,7 @@ def _story(console: Console, lang: str, settings: Settings, vault: Vault) -> dic
     result["reveal"] = _door_chapter(console, lang)
     result["case_twice"] = _case_chapter(console, lang)
     result["detection"] = _detection_chapter(console, lang)
+    result["leak"] = leak_chapter(console, lang)
     say(console, "end", lang)
     return result
 
