@@ -412,17 +412,14 @@ COMPACT_SCHEMA = {
 }
 
 
-def components(kept: pl.DataFrame) -> pl.DataFrame:
-    """Compacted rows with a mobile or an ID, each with ``_person``: its connected component.
+def _components(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Each distinct (mobile, ID) pair with ``_label``: its connected component.
 
-    Label propagation over the distinct (mobile, ID) pairs: every pair takes the smallest
-    label of any pair sharing its mobile or its ID, until nothing changes. The label is the
-    first row order of the component, so persons come out in file order. When no pair holds
-    both, every pair is already a component.
+    Label propagation: every pair takes the smallest label of any pair sharing its mobile or
+    its ID, until nothing changes. Labels start as each pair's first row order, so a
+    component's label is its first row's. When no pair holds both, every pair is already a
+    component.
     """
-    identified = pl.col("_m").is_not_null() | pl.col("_i").is_not_null()
-    rows = kept if kept.select(identified.all()).item() else kept.filter(identified)
-    pairs = rows.group_by("_m", "_i").agg(pl.col(ORDER).min().alias("_label"))
     linked = pairs.filter(pl.col("_m").is_not_null() & pl.col("_i").is_not_null()).height
     while linked:
         by_mobile = (
@@ -444,33 +441,28 @@ def components(kept: pl.DataFrame) -> pl.DataFrame:
         pairs = updated.select("_m", "_i", pl.col("_next").alias("_label"))
         if not changed:
             break
-    return rows.join(
-        pairs, on=["_m", "_i"], how="left", nulls_equal=True, maintain_order="left"
-    ).rename({"_label": "_person"})
+    return pairs
 
 
 def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, PersonCounts]:
     """The persons table (PERSONS_SCHEMA) of the kept, compacted rows, and Art. 11's counts.
 
     ``kept`` must be in file order (``order`` ascending): "first" means first in the file.
-
-    A person's values are the first found in file order; the name kept for the name+phone
-    index is the first name on a row that has a mobile (every row of a person is that
-    person, so a name from a row with another of their mobiles is still theirs).
+    Rows are first folded into their distinct (mobile, ID) pairs, the pairs linked into
+    persons, and the pairs folded into persons; the rows themselves are never joined, so
+    ten million of them are held once. A person's values are the first found in file order;
+    the name kept for the name+phone index is the first name on a row that has a mobile.
     """
     virtual = (
         kept.filter(pl.col("_m").is_null() & pl.col("_i").is_null() & pl.col("_v").is_not_null())
-        .sort(ORDER)
-        .group_by("_v")
+        .group_by("_v", maintain_order=True)
         .agg(
             pl.col(NAME).first(ignore_nulls=True),
             pl.col("_ad").first(ignore_nulls=True),
             pl.col(WAYBILL).first(ignore_nulls=True),
             pl.len().cast(pl.Int32).alias("rows"),
             pl.col(LINE).first().alias("first_row"),
-            pl.col(ORDER).first().alias("_first"),
         )
-        .sort("_first")
         .with_columns(
             pl.lit(None, dtype=pl.Int64).alias("_m"),
             pl.lit(None, dtype=pl.Int64).alias("_i"),
@@ -478,13 +470,31 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
         )
     )
     kept_rows = kept.height
-    linked = components(kept)  # in file order, as ``kept`` is
-    del kept  # the caller holds no other reference: the rows go once they are linked
-    persons = (
-        linked.with_columns(
+    identified = pl.col("_m").is_not_null() | pl.col("_i").is_not_null()
+    rows = kept if kept.select(identified.all()).item() else kept.filter(identified)
+    del kept  # the caller holds no other reference: the rows go once they are folded
+    by_pair = (
+        rows.with_columns(
             pl.when(pl.col("_m").is_not_null()).then(pl.col(NAME)).alias("_name_with_mobile")
         )
-        .group_by("_person")
+        .group_by("_m", "_i")
+        .agg(
+            pl.col("_name_with_mobile").first(ignore_nulls=True),
+            pl.col(NAME).first(ignore_nulls=True),
+            pl.col("_ad").first(ignore_nulls=True),
+            pl.col("_v").first(ignore_nulls=True),
+            pl.col(WAYBILL).first(ignore_nulls=True),
+            pl.len().cast(pl.Int32).alias("rows"),
+            pl.col(LINE).first().alias("first_row"),
+            pl.col(ORDER).first().alias("_first"),
+        )
+    )
+    del rows
+    labels = _components(by_pair.select("_m", "_i", pl.col("_first").alias("_label")))
+    persons = (
+        by_pair.join(labels, on=["_m", "_i"], how="left", nulls_equal=True)
+        .sort("_first")
+        .group_by("_label", maintain_order=True)
         .agg(
             pl.col("_m").first(ignore_nulls=True),
             pl.col("_i").first(ignore_nulls=True),
@@ -493,14 +503,13 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
             pl.col("_ad").first(ignore_nulls=True),
             pl.col("_v").first(ignore_nulls=True),
             pl.col(WAYBILL).first(ignore_nulls=True),
-            pl.len().cast(pl.Int32).alias("rows"),
-            pl.col(LINE).first().alias("first_row"),
+            pl.col("rows").sum().cast(pl.Int32),
+            pl.col("first_row").first(),
             pl.col("_m").drop_nulls().n_unique().alias("_mobiles"),
             pl.col("_i").drop_nulls().n_unique().alias("_ids"),
         )
-        .sort("_person")
     )
-    del linked
+    del by_pair, labels
     table_rows = (
         pl.concat([persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)])
         .with_row_index("person_id")
