@@ -412,8 +412,8 @@ COMPACT_SCHEMA = {
 }
 
 
-def _components(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Each distinct (mobile, ID) pair with ``_label``: its connected component.
+def _components(pairs: pl.DataFrame) -> pl.Series:
+    """The connected component of each distinct (mobile, ID) pair, aligned with ``pairs``.
 
     Label propagation: every pair takes the smallest label of any pair sharing its mobile or
     its ID, until nothing changes. Labels start as each pair's first row order, so a
@@ -433,15 +433,15 @@ def _components(pairs: pl.DataFrame) -> pl.DataFrame:
             .agg(pl.col("_label").min().alias("_li"))
         )
         updated = (
-            pairs.join(by_mobile, on="_m", how="left")
-            .join(by_id, on="_i", how="left")
+            pairs.join(by_mobile, on="_m", how="left", maintain_order="left")
+            .join(by_id, on="_i", how="left", maintain_order="left")
             .with_columns(pl.min_horizontal("_label", "_lm", "_li").alias("_next"))
         )
         changed = updated.filter(pl.col("_next") != pl.col("_label")).height
         pairs = updated.select("_m", "_i", pl.col("_next").alias("_label"))
         if not changed:
             break
-    return pairs
+    return pairs.get_column("_label")
 
 
 def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, PersonCounts]:
@@ -477,7 +477,7 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
         rows.with_columns(
             pl.when(pl.col("_m").is_not_null()).then(pl.col(NAME)).alias("_name_with_mobile")
         )
-        .group_by("_m", "_i")
+        .group_by("_m", "_i", maintain_order=True)  # pairs in order of their first row
         .agg(
             pl.col("_name_with_mobile").first(ignore_nulls=True),
             pl.col(NAME).first(ignore_nulls=True),
@@ -492,8 +492,7 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
     del rows
     labels = _components(by_pair.select("_m", "_i", pl.col("_first").alias("_label")))
     persons = (
-        by_pair.join(labels, on=["_m", "_i"], how="left", nulls_equal=True)
-        .sort("_first")
+        by_pair.with_columns(labels)
         .group_by("_label", maintain_order=True)
         .agg(
             pl.col("_m").first(ignore_nulls=True),
