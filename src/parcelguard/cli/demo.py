@@ -492,6 +492,8 @@ def _audit_entries(tables: dict[str, pa.Table]) -> tuple[list[AuditEntry], int]:
     """The first day's decisions plus the revealer's, as audit entries; and one reveal's index."""
     import pyarrow.compute as pc
 
+    from parcelguard.simulate.into_store import audit_entries
+
     accesses = tables["accesses"]
     labels = tables["labels"].to_pylist()
     busiest = max(labels, key=lambda row: row["ended_at"] - row["started_at"])["employee_id"]
@@ -501,24 +503,9 @@ def _audit_entries(tables: dict[str, pa.Table]) -> tuple[list[AuditEntry], int]:
     picked = pc.or_(
         theirs, pc.less(accesses["ts"], accesses["ts"][0].as_py() + timedelta(hours=10))
     )
-    rows = accesses.filter(picked).to_pylist()
-    entries = [
-        AuditEntry.at(
-            0,
-            row["ts"],
-            actor=row["employee_id"],
-            action=row["action"],
-            waybill_no=row["waybill_no"] or "",
-            field=row["field"] or "",
-            purpose=row["purpose"] or "",
-            decision=row["decision"],
-            reason=row["reason"],
-            request_id=row["event_id"],
-            channel=row["channel"],
-            device=row["device_id"],
-        )
-        for row in rows
-    ]
+    chosen = accesses.filter(picked)
+    entries = audit_entries(chosen)
+    rows = chosen.select(["employee_id", "reason"]).to_pylist()
     target = next(
         i
         for i, row in enumerate(rows)
