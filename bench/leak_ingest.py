@@ -453,6 +453,17 @@ def bench_sample(folder: Path, rows: int, seed: int, figures: Figures) -> None:
         + ", ".join(f"{c.get('role')}:{c.get('confidence')}" for c in report["columns"]))  # type: ignore[union-attr]  # fmt: skip
 
 
+def commit() -> str:
+    """The checkout's commit, marked when the work tree differs (figures belong to code)."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "../src"], cwd=here, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit"
+    return f"{head}{' (modified src)' if dirty else ''}"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the bulk file")
@@ -470,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures: Figures = {}
     load = os.getloadavg()
-    say(f"leak ingest benchmark: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    say(f"leak ingest benchmark at {commit()}: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pg-leak-bench-", dir=args.tmp) as tmp:
         folder = Path(tmp)
         bench_bulk(folder, args.rows, args.seed, figures)
