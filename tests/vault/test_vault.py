@@ -311,3 +311,24 @@ def test_blind_indexes_are_standard_hmac_sha256() -> None:
         indexer.name_phone("王五", "13812345678")
         == hmac.digest(key, "name+phone\x00王五\x0013812345678".encode(), "sha256")[:16]
     )
+
+
+def test_stats_count_canaries_apart_from_real_parcels(vault: Vault, settings: Settings) -> None:
+    from parcelguard.forensics.canary import plant
+
+    batch = recent_waybills(40)
+    vault.put(batch)
+    sender = batch[0].sender_id
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    for when, count, seed in ((yesterday, 2, 1), (datetime.now(UTC), 1, 2)):
+        plant(vault, "sender", sender, count, now=when, waybill_pattern=settings.waybill_pattern,
+              seed=seed)  # fmt: skip
+    old = [w for w in batch if carrier_day(w.created_at) < today()]
+    vault.shred(today())
+    stats = vault.stats()
+    # Bait is never a parcel: the real counts are what they were before planting.
+    assert stats["waybills"] == 40
+    assert stats["shredded_waybills"] == len(old)
+    assert stats["live_waybills"] == 40 - len(old)
+    assert stats["canary_waybills"] == 3
+    assert stats["live_canary_waybills"] == 1  # yesterday's two went with their day

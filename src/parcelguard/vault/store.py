@@ -25,7 +25,7 @@ from parcelguard.core.phone import InvalidPhone
 from parcelguard.core.waybill import NewWaybill
 from parcelguard.storage import begin_write, connect_current
 from parcelguard.storage.bulk import datetime_stamp, gc_paused, insert_rows, insert_sql
-from parcelguard.storage.schema import data_keys, shred_events, waybills
+from parcelguard.storage.schema import canaries, data_keys, shred_events, waybills
 from parcelguard.vault import keystore
 from parcelguard.vault.blind_index import BlindIndexer
 from parcelguard.vault.fields import data_key_context
@@ -330,11 +330,20 @@ class Vault:
         }
 
     def stats(self) -> dict[str, object]:
+        """Counts for the operator. Canaries (``forensics.canary``) are bait, not parcels:
+        ``waybills``, ``live_waybills`` and ``shredded_waybills`` count real parcels only,
+        and the canaries stored (any state) and still live are counted apart."""
         with self.engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(waybills)).scalar_one()
             shredded = conn.execute(
                 sa.select(sa.func.count()).where(waybills.c.shredded_at.is_not(None))
             ).scalar_one()
+            # From the small canaries table outwards, so the big counts stay plain scans.
+            bait = conn.execute(
+                sa.select(sa.func.count(), sa.func.count(waybills.c.shredded_at)).select_from(
+                    canaries.join(waybills, waybills.c.waybill_no == canaries.c.waybill_no)
+                )
+            ).one()
             keys = conn.execute(
                 sa.select(
                     sa.func.count(),
@@ -345,9 +354,11 @@ class Vault:
                 )
             ).one()
         return {
-            "waybills": total,
-            "live_waybills": total - shredded,
-            "shredded_waybills": shredded,
+            "waybills": total - bait[0],
+            "live_waybills": total - shredded - (bait[0] - bait[1]),
+            "shredded_waybills": shredded - bait[1],
+            "canary_waybills": bait[0],
+            "live_canary_waybills": bait[0] - bait[1],
             "data_keys": keys[0] - keys[1],
             "destroyed_data_keys": keys[1],
             "first_day": keys[2].isoformat() if keys[2] else None,
