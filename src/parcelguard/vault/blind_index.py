@@ -9,7 +9,7 @@ pure functions forensics uses on leaked files, so both sides meet.
 from __future__ import annotations
 
 import hashlib
-import hmac
+from collections.abc import Sequence
 
 from parcelguard.core.names import normalise_name
 from parcelguard.core.phone import normalise_cn_mobile
@@ -18,34 +18,71 @@ INDEX_BYTES = 16
 _PHONE = b"phone\x00"
 _NAME_PHONE = b"name+phone\x00"
 _ID_NUMBER = b"id-number\x00"
-
-
-def _sha256(data: bytes = b"") -> hashlib._Hash:
-    return hashlib.sha256(data)
+_SEP = b"\x00"
+_BLOCK = 64  # SHA-256's block size, which RFC 2104 pads the key to
 
 
 class BlindIndexer:
-    """HMAC-SHA256 from the standard library, keyed once and copied per message.
+    """HMAC-SHA256 (RFC 2104) over two SHA-256 states keyed once and copied per message.
 
-    Passing a plain function as ``digestmod`` selects ``hmac``'s own RFC 2104 implementation,
-    whose keyed state can be copied; measured 2.5x faster per index than ``hmac.digest``,
-    which rebuilds an OpenSSL context on every call. Results are identical (tested).
+    ``hmac.new(...).copy()`` wraps the same two states in Python objects and methods,
+    which cost more than the hashing of a short message; copying the ``hashlib`` states
+    directly is about 1.5x faster per index, and the batch methods hoist the lookups out
+    of the loop as well. Results are ``hmac.new(key, message, "sha256").digest()[:16]``
+    (tested), so the vault and forensics meet whichever method made an index.
     """
 
     def __init__(self, key: bytes) -> None:
-        self._keyed = hmac.new(key, digestmod=_sha256)
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        padded = key.ljust(_BLOCK, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
     def _mac(self, message: bytes) -> bytes:
-        state = self._keyed.copy()
-        state.update(message)
-        return state.digest()[:INDEX_BYTES]
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:INDEX_BYTES]
+
+    def macs(self, messages: Sequence[bytes]) -> list[bytes]:
+        """The index of each whole message, in order: the loop every batch method runs."""
+        inner_copy = self._inner.copy
+        outer_copy = self._outer.copy
+        out: list[bytes] = []
+        append = out.append
+        for message in messages:
+            inner = inner_copy()
+            inner.update(message)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            append(outer.digest()[:INDEX_BYTES])
+        return out
 
     def phone(self, normalised_phone: str) -> bytes:
         return self._mac(_PHONE + normalised_phone.encode())
 
+    def phones(self, normalised_phones: Sequence[str]) -> list[bytes]:
+        """``[self.phone(p) for p in normalised_phones]``, with less work per number."""
+        return self.macs([_PHONE + p.encode() for p in normalised_phones])
+
     def name_phone(self, normalised_name: str, normalised_phone: str) -> bytes:
-        return self._mac(
-            _NAME_PHONE + normalised_name.encode() + b"\x00" + normalised_phone.encode()
+        return self._mac(_NAME_PHONE + normalised_name.encode() + _SEP + normalised_phone.encode())
+
+    def name_phones(
+        self, normalised_names: Sequence[str], normalised_phones: Sequence[str]
+    ) -> list[bytes]:
+        """``name_phone`` of each (name, phone) pair; the two sequences must be as long."""
+        if len(normalised_names) != len(normalised_phones):
+            raise ValueError(
+                f"name_phones: {len(normalised_names)} names for {len(normalised_phones)} phones"
+            )
+        return self.macs(
+            [
+                b"".join((_NAME_PHONE, n.encode(), _SEP, p.encode()))
+                for n, p in zip(normalised_names, normalised_phones, strict=True)
+            ]
         )
 
     def id_number(self, normalised_id: str) -> bytes:
@@ -55,6 +92,9 @@ class BlindIndexer:
         count persons (Art. 11) without keeping them in the clear.
         """
         return self._mac(_ID_NUMBER + normalised_id.encode())
+
+    def id_numbers(self, normalised_ids: Sequence[str]) -> list[bytes]:
+        return self.macs([_ID_NUMBER + i.encode() for i in normalised_ids])
 
     def phone_of_text(self, text: str) -> bytes:
         """Index of a phone as found in the wild (raises ``InvalidPhone``)."""
