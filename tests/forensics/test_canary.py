@@ -67,15 +67,16 @@ def _plant(world: LeakWorld, kind: str, value: str, count: int, **kw: object):  
 
 def test_a_station_canary_is_a_held_parcel_that_nobody_delivers(world: LeakWorld) -> None:
     numbers = VirtualNumbers(world.engine)
-    numbers.provision(pool_numbers("1709", 200, seed=1))  # the pool may never hand them out
+    # A pool provisioned before the block was set aside: it may never hand canaries out.
+    numbers.provision(pool_numbers("1708", 200, seed=1))
     station = _station(world)
     result = _plant(world, "station", station, 5)
     planted = [c.waybill_no for c in result.planted]
     assert len(set(planted)) == 5
-    assert all(p.startswith("1709") and len(p) == 11 for p in result.phones)
+    assert all(p.startswith("1708") and len(p) == 11 for p in result.phones)
     assert not any(numbers.knows(p) for p in result.phones)
     assert all("*" in m for m in result.phones_masked)
-    assert "1709" not in str(result.as_dict()).replace(str(result.phones_masked), "")
+    assert "1708" not in str(result.as_dict()).replace(str(result.phones_masked), "")
     with world.engine.connect() as conn:
         status = conn.execute(
             sa.select(parcel_status).where(parcel_status.c.waybill_no.in_(planted))
@@ -257,6 +258,18 @@ def test_bad_slices_and_ranges_are_named(world: LeakWorld) -> None:
         "1709",
         "17180",
     )
+    assert CanaryConfig.from_env({}).prefixes == ("1708",)  # not the pool's usual 1709
+    # A block must lie strictly inside a virtual-number range the carrier controls.
+    with pytest.raises(BadInput, match="170 covers the whole virtual-number range 170"):
+        CanaryConfig.from_env({"PARCELGUARD_CANARY_PREFIXES": "170"})
+    with pytest.raises(BadInput, match="1718 covers the whole virtual-number range 1718"):
+        CanaryConfig.from_env(
+            {"PARCELGUARD_CANARY_PREFIXES": "1718", "PARCELGUARD_VNUM_PREFIXES": "1718"}
+        )
+    with pytest.raises(BadInput, match=r"1391 is outside the virtual-number ranges \(170, 171"):
+        CanaryConfig.from_env({"PARCELGUARD_CANARY_PREFIXES": "1391"})
+    with pytest.raises(BadInput, match="1708 is outside the virtual-number ranges"):
+        CanaryConfig.from_env({"PARCELGUARD_VNUM_PREFIXES": "1718"})
     assert list_canaries(world.engine) == []
 
 

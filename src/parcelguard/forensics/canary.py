@@ -31,10 +31,14 @@ How canaries stay out of the real world:
   data. The carrier's dispatch and work-queue systems, which ParcelGuard does not run, must
   skip waybills listed in ``canaries`` (listed in docs/leak-attribution.md);
 * never a real person: the phones come from a number range the carrier controls,
-  ``PARCELGUARD_CANARY_PREFIXES`` (default ``1709``: a block of the carrier's own 170 MVNO
-  range, set aside like the virtual-number pool and never provisioned into it; planting
-  refuses any number that is in the pool or already in the vault). A call to a canary
-  reaches the carrier's telephony, never a subscriber;
+  ``PARCELGUARD_CANARY_PREFIXES`` (default ``1708``: a block of the carrier's own 170 MVNO
+  range, set aside from the virtual-number pool, whose own examples and demo draw from
+  ``1709``). Each canary prefix must lie strictly inside one of the virtual-number ranges
+  (``PARCELGUARD_VNUM_PREFIXES``): outside them a number may be a subscriber's, and a prefix
+  that covers a whole range would leave the pool nothing. ``vnum provision`` refuses numbers
+  of the canary block and draws around it; planting still refuses any number that is in the
+  pool (one provisioned before the block was set aside) or already in the vault. A call to
+  a canary reaches the carrier's telephony, never a subscriber;
 * never counted as real: ``match`` reports canary hits separately and leaves them out of
   every figure and share; the other places that count waybills are listed in the doc.
 
@@ -65,10 +69,11 @@ from parcelguard.storage import begin_write
 from parcelguard.storage.bulk import datetime_stamp, driver_rows, insert_rows, insert_sql, marker
 from parcelguard.storage.schema import canaries, parcel_exceptions, parcel_status
 from parcelguard.vault import Vault
+from parcelguard.vnum.config import VnumConfig
 from parcelguard.vnum.numbers import InvalidVirtualNumber, check_prefixes
 
 SLICE_KINDS = ("station", "sender")
-DEFAULT_PREFIXES: tuple[str, ...] = ("1709",)
+DEFAULT_PREFIXES: tuple[str, ...] = ("1708",)
 MAX_COUNT = 1_000
 
 
@@ -80,20 +85,58 @@ class CanaryConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CanaryConfig:
+        """The configured blocks, each checked against the virtual-number ranges it sits in."""
         env = os.environ if env is None else env
-        raw = env.get("PARCELGUARD_CANARY_PREFIXES") or ",".join(DEFAULT_PREFIXES)
-        try:
-            prefixes = check_prefixes([p.strip() for p in raw.split(",") if p.strip()])
-        except InvalidVirtualNumber as exc:
-            raise BadInput(f"PARCELGUARD_CANARY_PREFIXES: {exc}") from None
-        for prefix in prefixes:
-            try:
-                normalise_cn_mobile(prefix.ljust(11, "0"))
-            except ValueError:
-                raise BadInput(
-                    f"PARCELGUARD_CANARY_PREFIXES: {prefix} is not in a mobile segment (13x-19x)"
-                ) from None
+        prefixes = canary_prefixes(env)
+        problem = range_problem(prefixes, VnumConfig.from_env(env).prefixes)
+        if problem:
+            raise BadInput(f"PARCELGUARD_CANARY_PREFIXES: {problem}")
         return cls(prefixes=prefixes)
+
+
+def canary_prefixes(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The configured blocks, shape-checked only: what ``vnum provision`` must keep out.
+
+    Apart from :meth:`CanaryConfig.from_env` because provisioning has to keep the blocks
+    out of the pool whatever the virtual-number ranges are; where the blocks may sit is
+    checked when canaries are planted.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("PARCELGUARD_CANARY_PREFIXES") or ",".join(DEFAULT_PREFIXES)
+    try:
+        prefixes = check_prefixes([p.strip() for p in raw.split(",") if p.strip()])
+    except InvalidVirtualNumber as exc:
+        raise BadInput(f"PARCELGUARD_CANARY_PREFIXES: {exc}") from None
+    for prefix in prefixes:
+        try:
+            normalise_cn_mobile(prefix.ljust(11, "0"))
+        except ValueError:
+            raise BadInput(
+                f"PARCELGUARD_CANARY_PREFIXES: {prefix} is not in a mobile segment (13x-19x)"
+            ) from None
+    return prefixes
+
+
+def range_problem(canary: Sequence[str], vnum: Sequence[str]) -> str | None:
+    """Why the canary blocks cannot sit in the virtual-number ranges ``vnum``, or None.
+
+    A block must lie strictly inside a range: outside every range its numbers are not the
+    carrier's and may be a subscriber's (a canary must never be a real person), and a block
+    that covers a whole range (``170`` for the range ``170``) leaves the pool nothing.
+    """
+    for prefix in canary:
+        covered = [v for v in vnum if v.startswith(prefix)]
+        if covered:
+            return (
+                f"{prefix} covers the whole virtual-number range {covered[0]} "
+                "(PARCELGUARD_VNUM_PREFIXES); set aside a block inside it, like 1708"
+            )
+        if not prefix.startswith(tuple(vnum)):
+            return (
+                f"{prefix} is outside the virtual-number ranges ({', '.join(vnum)}, "
+                "PARCELGUARD_VNUM_PREFIXES): give a block of a range the carrier controls"
+            )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
