@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from parcelguard.cli.vnum import app
 from parcelguard.config import Settings
+from parcelguard.storage.schema import vnum_pool
 from parcelguard.vnum import VirtualNumbers
 from tests.vnum.conftest import DAY, QUARANTINE, T0
 
@@ -101,6 +103,30 @@ def test_unknown_numbers_and_bad_input(env: dict[str, str], settings: Settings) 
     not_a_time = runner.invoke(app, ["expire", "--at", "yesterday"], env=env)
     assert not_a_time.exit_code == 2
     assert "--at yesterday: not an ISO 8601 time" in not_a_time.stderr
+
+
+def test_provisioning_keeps_the_canary_block_out_of_the_pool(
+    env: dict[str, str], settings: Settings
+) -> None:
+    guarded = {**env, "PARCELGUARD_CANARY_PREFIXES": "1708"}
+    # The default prefix is the whole 170 range: a tenth of it is the canary block.
+    provisioned = run(guarded, "provision", "--count", "300", "--seed", "5")
+    assert (provisioned["prefix"], provisioned["added"]) == ("170", 300)
+    assert provisioned["canary_blocks"] == ["1708"]
+    assert run(guarded, "provision", "--count", "300", "--seed", "5")["added"] == 0
+    with VirtualNumbers.open(settings.db_url) as numbers, numbers.engine.connect() as conn:
+        pooled = [row[0] for row in conn.execute(sa.select(vnum_pool.c.number))]
+    assert len(pooled) == 300
+    assert not [n for n in pooled if n.startswith("1708")]
+    refused = runner.invoke(app, ["provision", "--count", "5", "--prefix", "17081"], env=guarded)
+    assert refused.exit_code == 2
+    assert "--prefix 17081: inside the canary block 1708" in refused.stderr
+    small = {**guarded, "PARCELGUARD_CANARY_PREFIXES": "1709999995"}
+    full = runner.invoke(app, ["provision", "--count", "95", "--prefix", "170999999"], env=small)
+    assert full.exit_code == 2
+    assert "prefix 170999999 holds 90 numbers outside the canary blocks" in full.stderr
+    every = run(small, "provision", "--count", "90", "--prefix", "170999999")
+    assert every["added"] == 90
 
 
 def test_the_configured_ranges_apply_and_bad_settings_are_named(

@@ -44,6 +44,17 @@ def test_provision_is_all_or_nothing_and_names_the_bad_entry(vnums: VirtualNumbe
     assert vnums.counts(T0).total == 0
 
 
+def test_provision_refuses_a_number_of_a_canary_block(vnums: VirtualNumbers) -> None:
+    guarded = VirtualNumbers(vnums.engine, quarantine=QUARANTINE, reserved=["17085"])
+    with pytest.raises(BadInput, match=r"numbers #2: in the canary block 17085") as caught:
+        guarded.provision([NUMBERS[0], "170 8512 3456", NUMBERS[1]])
+    assert "3456" not in caught.value.message
+    assert guarded.counts(T0).total == 0  # all or nothing
+    assert guarded.provision(["17084999999", "17086000000"]).added == 2  # around the block
+    with pytest.raises(BadInput, match="prefixes: prefix '85'"):
+        VirtualNumbers(vnums.engine, reserved=["85"])
+
+
 # -- binding ----------------------------------------------------------------------------------
 
 

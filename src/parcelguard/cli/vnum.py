@@ -7,7 +7,7 @@ for it (routing decides; the telephony side fetches the phone, and only for a co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -49,7 +49,7 @@ def _label(key: str, lang: str) -> str:
 
 
 @contextmanager
-def _numbers() -> Iterator[VirtualNumbers]:
+def _numbers(reserved: Sequence[str] = ()) -> Iterator[VirtualNumbers]:
     from parcelguard.config import Settings
     from parcelguard.storage import connect_current
     from parcelguard.vnum.config import VnumConfig
@@ -58,9 +58,49 @@ def _numbers() -> Iterator[VirtualNumbers]:
     settings = Settings.from_env()
     config = VnumConfig.from_env()
     with VirtualNumbers(
-        connect_current(settings.db_url), quarantine=config.quarantine, prefixes=config.prefixes
+        connect_current(settings.db_url),
+        quarantine=config.quarantine,
+        prefixes=config.prefixes,
+        reserved=reserved,
     ) as numbers:
         yield numbers
+
+
+def _draw(
+    prefix: str, count: int, seed: int, allowed: Sequence[str], reserved: Sequence[str]
+) -> list[str]:
+    """``count`` numbers under ``prefix`` outside the ``reserved`` (canary) blocks, seeded.
+
+    Why draw around the blocks rather than refuse: the default prefix is a whole range
+    (``170``) and a canary block sits inside it, so a plain draw would nearly always hit one.
+    The same arguments give the same numbers, so reruns stay idempotent.
+    """
+    from parcelguard.core.errors import BadInput
+    from parcelguard.vnum.numbers import DIGITS, InvalidVirtualNumber, pool_numbers
+
+    option = "--prefix/--count"
+    block = next((r for r in reserved if prefix.startswith(r)), None)
+    if block is not None:
+        raise BadInput(
+            f"--prefix {prefix}: inside the canary block {block} (PARCELGUARD_CANARY_PREFIXES), "
+            "which is never provisioned"
+        )
+    inside = {r for r in reserved if r.startswith(prefix)}
+    inside = {r for r in inside if not any(r != o and r.startswith(o) for o in inside)}
+    room = 10 ** (DIGITS - len(prefix))
+    free = room - sum(10 ** (DIGITS - len(r)) for r in inside)
+    if count > free:
+        raise BadInput(f"{option}: prefix {prefix} holds {free} numbers outside the canary blocks")
+    wanted = count
+    while True:
+        try:
+            drawn = list(pool_numbers(prefix, min(room, wanted), seed, allowed=allowed))
+        except InvalidVirtualNumber as exc:
+            raise BadInput(f"{option}: {exc}") from None
+        kept = [n for n in drawn if not n.startswith(tuple(inside))] if inside else drawn
+        if len(kept) >= count:
+            return kept[:count]
+        wanted = wanted * 2 + 64
 
 
 def parse_moment(option: str, text: str | None) -> datetime:
@@ -117,19 +157,17 @@ def provision_command(
 
     def action() -> dict[str, object]:
         from parcelguard.core.clock import utc_now
-        from parcelguard.core.errors import BadInput
-        from parcelguard.vnum.numbers import InvalidVirtualNumber, pool_numbers
+        from parcelguard.forensics.canary import canary_prefixes
 
-        with _numbers() as numbers:
+        reserved = canary_prefixes()
+        with _numbers(reserved) as numbers:
             chosen = prefix if prefix is not None else numbers.prefixes[0]
-            try:
-                generated = list(pool_numbers(chosen, count, seed, allowed=numbers.prefixes))
-            except InvalidVirtualNumber as exc:
-                raise BadInput(f"--prefix/--count: {exc}") from None
+            generated = _draw(chosen, count, seed, numbers.prefixes, reserved)
             result = numbers.provision(generated)
             return {
                 "prefix": chosen,
                 "seed": seed,
+                "canary_blocks": list(reserved),
                 **result.as_dict(),
                 "pool": numbers.counts(utc_now()).as_dict(),
             }

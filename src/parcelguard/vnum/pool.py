@@ -108,6 +108,8 @@ class VirtualNumbers:
     ``quarantine`` is how long a number rests after its binding ended before it is bound
     again (default 30 days: long past the few days in which waybill data sells, so a number
     in a leaked file is not ambiguous). ``prefixes`` are the MVNO ranges numbers must be in.
+    ``reserved`` are blocks inside them that are never provisioned: the canary ranges
+    (``forensics.canary``), whose numbers must never route to an employee or name one.
     """
 
     def __init__(
@@ -116,11 +118,13 @@ class VirtualNumbers:
         *,
         quarantine: timedelta = DEFAULT_QUARANTINE,
         prefixes: Sequence[str] = DEFAULT_PREFIXES,
+        reserved: Sequence[str] = (),
     ) -> None:
         if quarantine < timedelta(0):
             raise BadInput("quarantine: must not be negative")
         try:
             self.prefixes = check_prefixes(prefixes)
+            self.reserved = check_prefixes(reserved) if reserved else ()
         except InvalidVirtualNumber as exc:
             raise BadInput(f"prefixes: {exc}") from None
         self.engine = engine
@@ -133,15 +137,19 @@ class VirtualNumbers:
         *,
         quarantine: timedelta = DEFAULT_QUARANTINE,
         prefixes: Sequence[str] = DEFAULT_PREFIXES,
+        reserved: Sequence[str] = (),
     ) -> VirtualNumbers:
-        return cls(connect_current(url), quarantine=quarantine, prefixes=prefixes)
+        return cls(
+            connect_current(url), quarantine=quarantine, prefixes=prefixes, reserved=reserved
+        )
 
     # -- provisioning ----------------------------------------------------------------------
 
     def provision(self, numbers: Iterable[str]) -> ProvisionResult:
         """Add numbers to the pool; ones already there are left alone (idempotent).
 
-        All or nothing: one malformed number (named by its position) writes none of them.
+        All or nothing: one malformed number, or one in a reserved (canary) block, named by
+        its position, writes none of them.
         """
         given = 0
         with begin_write(self.engine) as conn:
@@ -149,13 +157,23 @@ class VirtualNumbers:
             insert = _insert_ignoring_duplicates(conn)
             for chunk in _chunks(numbers, _CHUNK):
                 normalised = {
-                    self.normalise(text, f"numbers #{given + i}")
+                    self._provisionable(text, f"numbers #{given + i}")
                     for i, text in enumerate(chunk, start=1)
                 }
                 given += len(chunk)
                 conn.execute(insert, [{"number": n} for n in sorted(normalised)])
             after = _pool_size(conn)
         return ProvisionResult(given=given, added=after - before, pool_size=after)
+
+    def _provisionable(self, text: str, name: str) -> str:
+        number = self.normalise(text, name)
+        block = next((r for r in self.reserved if number.startswith(r)), None)
+        if block is not None:
+            raise BadInput(
+                f"{name}: in the canary block {block} (PARCELGUARD_CANARY_PREFIXES), "
+                "which is never provisioned"
+            )
+        return number
 
     # -- binding ---------------------------------------------------------------------------
 
