@@ -32,6 +32,8 @@ MESSAGES: Mapping[str, Mapping[Lang, str]] = {
     "stats.title": {"en": "Vault", "zh": "数据保险库"},
     "label.waybills": {"en": "waybills", "zh": "运单总数"},
     "label.live_waybills": {"en": "live waybills", "zh": "在存运单"},
+    "label.canary_waybills": {"en": "canary waybills (not real)", "zh": "诱饵运单（非真实）"},
+    "label.live_canary_waybills": {"en": "live canary waybills", "zh": "在存诱饵运单"},
     "label.shredded_waybills": {"en": "shredded waybills", "zh": "已粉碎运单"},
     "label.data_keys": {"en": "live data keys", "zh": "有效数据密钥"},
     "label.destroyed_data_keys": {"en": "destroyed data keys", "zh": "已销毁数据密钥"},
