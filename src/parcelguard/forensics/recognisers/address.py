@@ -7,9 +7,12 @@ the bundled district table (:func:`parcelguard.simulate.reference.districts`, 2,
 county-level divisions) and kept only when it names exactly one district: 朝阳区 alone is
 ambiguous (Beijing and Changchun) and is dropped, 北京朝阳区 is not.
 
-Finding the longest path at the start of a cell is one Aho-Corasick pass over ~46,000
-literal paths (Polars ``extract_many``, leftmost-first, longest listed first), then a dict
-lookup: no backtracking regex, and the same answer as the Python scan in :meth:`find`.
+Finding the longest path at the start of a cell is one hash lookup per path length (the
+cell's first 25, 24, .. 2 characters against the ~50,000 literal paths of that length, the
+longest hit winning): measured a quarter faster than one Aho-Corasick pass anchored at the
+start. Free text, where a path may start anywhere, takes the Aho-Corasick pass (Polars
+``extract_many``, leftmost-first, longest listed first). No backtracking regex either way,
+and the same answer as the Python scan in :meth:`find`.
 
 Canonical form: the district's 6-digit adcode.
 """
@@ -31,6 +34,7 @@ from parcelguard.forensics.recognisers.base import (
     Role,
     fold_width,
     fold_width_series,
+    keep,
 )
 
 # The 55 minority nationalities (and 各族), as they appear in autonomous names.
@@ -48,8 +52,6 @@ _PROVINCE_SUFFIX: Final = re.compile(
 _LOWER_SUFFIX: Final = re.compile(r"(?:地区|林区|新区|[市区县旗盟])$")
 _SPACES: Final = re.compile(r"\s+")
 _SPACES_RUST: Final = rf"[{RUST_PY_SPACE}]+"
-# Anchors the whole-cell search at the cell's start: no cell contains U+0002.
-_START: Final = "\x02"
 COUNTRY: Final = "中国"
 _PLACEHOLDER: Final = "市辖区"
 SCAN_LIMIT: Final = 50_000
@@ -136,6 +138,24 @@ def _paths_longest_first() -> tuple[str, ...]:
     return tuple(sorted(address_paths(), key=lambda path: (-len(path), path)))
 
 
+# A path that stops at a city or a province (value None) still wins over shorter ones.
+_NOT_A_DISTRICT: Final = ""
+
+
+@functools.cache
+def _paths_by_length() -> dict[int, tuple[pl.Series, pl.Series]]:
+    """The paths of each length and their adcodes, longest first, as Series to look up in."""
+    grouped: dict[int, tuple[list[str], list[str]]] = {}
+    for path, adcode in address_paths().items():
+        paths, values = grouped.setdefault(len(path), ([], []))
+        paths.append(path)
+        values.append(_NOT_A_DISTRICT if adcode is None else adcode)
+    return {
+        length: (pl.Series(paths, dtype=pl.String), pl.Series(values, dtype=pl.String))
+        for length, (paths, values) in sorted(grouped.items(), reverse=True)
+    }
+
+
 @functools.cache
 def _lengths() -> tuple[int, ...]:
     return tuple(sorted({len(path) for path in address_paths()}, reverse=True))
@@ -196,7 +216,8 @@ class AddressRecogniser(Recogniser):
 
     def __init__(self, *, scan_limit: int = SCAN_LIMIT) -> None:
         # Batches with at most this many distinct cells are looked up in Python (exactly
-        # the same answer); building the automaton costs ~0.5 s, a dict scan ~5 µs a cell.
+        # the same answer): a dict scan costs ~5 µs a cell, while the vectorised lookups
+        # (and the free-text automaton, ~0.5 s to build) have a fixed cost per batch.
         self.scan_limit = scan_limit
 
     def normalise(self, cell: str) -> str | None:
@@ -208,9 +229,14 @@ class AddressRecogniser(Recogniser):
         if len(distinct) <= self.scan_limit:
             lookup = {cell: _longest_prefix(cell) for cell in distinct.to_list()}
             return _mapped(text, lookup).alias(cells.name)
-        anchored = [_START + path for path in _paths_longest_first()]
-        found = (_START + text).str.extract_many(anchored, leftmost=True).list.first()
-        return _mapped(found.str.strip_prefix(_START), address_paths()).alias(cells.name)
+        hits = [
+            pl.lit(text)
+            .str.slice(0, length)
+            .replace_strict(paths, values, default=None, return_dtype=pl.String)
+            for length, (paths, values) in _paths_by_length().items()
+        ]
+        found = pl.select(pl.coalesce(hits)).to_series()
+        return keep(found, found != _NOT_A_DISTRICT).alias(cells.name)
 
     def find(self, text: str) -> list[Found]:
         """Every district path in free text, leftmost and longest first, without overlaps."""
