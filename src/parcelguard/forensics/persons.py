@@ -561,17 +561,24 @@ def _indexed(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
     HMAC runs once per distinct person (never per row); about 2 µs each with the standard
     library, which makes it the largest single cost of a big file (docs/leak-ingest.md).
     """
-    names = rows.get_column(NAME).unique().drop_nulls().to_list()
-    masks = {name: mask_name(name) for name in names}
-    del names
+    # Masked once per distinct name, and placed in one pass: a lookup table given per
+    # slice is rebuilt per slice (measured 0.09 s a slice for 116 k names).
+    names = rows.get_column(NAME).unique().drop_nulls()
+    masked = pl.Series([mask_name(name) for name in names.to_list()], dtype=pl.String)
+    rows = rows.with_columns(
+        pl.col(NAME)
+        .replace_strict(names, masked, default=None, return_dtype=pl.String)
+        .alias("_name_masked")
+    )
+    del names, masked
     parts = [
-        _indexed_slice(rows.slice(start, INDEX_SLICE), indexer, masks)
+        _indexed_slice(rows.slice(start, INDEX_SLICE), indexer)
         for start in range(0, max(rows.height, 1), INDEX_SLICE)
     ]
     return pa.concat_tables(parts)
 
 
-def _indexed_slice(rows: pl.DataFrame, indexer: BlindIndexer, masks: dict[str, str]) -> pa.Table:
+def _indexed_slice(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
     mobiles = rows.get_column(MOBILE)
     with_name = rows.get_column("_name_with_mobile").is_not_null() & mobiles.is_not_null()
     named = rows.filter(with_name)
@@ -590,9 +597,7 @@ def _indexed_slice(rows: pl.DataFrame, indexer: BlindIndexer, masks: dict[str, s
         (pl.col(MOBILE).str.slice(0, 3) + MASK * 6 + pl.col(MOBILE).str.slice(-2)).alias(
             "phone_masked"
         ),
-        pl.col(NAME)
-        .replace_strict(masks, default=None, return_dtype=pl.String)
-        .alias("name_masked"),
+        pl.col("_name_masked").alias("name_masked"),
         pl.col(ADCODE).alias("adcode"),
         pl.col(VNUM).alias("virtual_number"),
         pl.col(WAYBILL).alias("waybill_no"),
