@@ -512,11 +512,17 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
     table_rows = (
         pl.concat([persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)])
         .with_row_index("person_id")
-        .with_columns(
+        .select(  # the integer forms are not kept alongside their text (ten million of each)
+            "person_id",
             pl.col("_m").cast(pl.String).alias(MOBILE),
             _id_text(pl.col("_i")).alias(ID_NUMBER),
             pl.col("_ad").cast(pl.String).str.zfill(6).alias(ADCODE),
             pl.col("_v").cast(pl.String).alias(VNUM),
+            "_name_with_mobile",
+            NAME,
+            WAYBILL,
+            "rows",
+            "first_row",
         )
     )
     counts = PersonCounts(
@@ -558,17 +564,16 @@ INDEX_SLICE = 100_000
 def _indexed(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
     """Blind indexes and masks of the distinct persons: the only per-value Python step.
 
-    HMAC runs once per distinct person (never per row); about 2 µs each with the standard
-    library, which makes it the largest single cost of a big file (docs/leak-ingest.md).
+    HMAC runs once per distinct person (never per row), in batches through
+    ``BlindIndexer``; about 1 µs each, still the largest single cost of a big file
+    (docs/leak-ingest.md).
     """
     # Masked once per distinct name, and placed in one pass: a lookup table given per
     # slice is rebuilt per slice (measured 0.09 s a slice for 116 k names).
     names = rows.get_column(NAME).unique().drop_nulls()
     masked = pl.Series([mask_name(name) for name in names.to_list()], dtype=pl.String)
     rows = rows.with_columns(
-        pl.col(NAME)
-        .replace_strict(names, masked, default=None, return_dtype=pl.String)
-        .alias("_name_masked")
+        pl.col(NAME).replace_strict(names, masked, default=None, return_dtype=pl.String)
     )
     del names, masked
     parts = [
@@ -597,7 +602,7 @@ def _indexed_slice(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
         (pl.col(MOBILE).str.slice(0, 3) + MASK * 6 + pl.col(MOBILE).str.slice(-2)).alias(
             "phone_masked"
         ),
-        pl.col("_name_masked").alias("name_masked"),
+        pl.col(NAME).alias("name_masked"),
         pl.col(ADCODE).alias("adcode"),
         pl.col(VNUM).alias("virtual_number"),
         pl.col(WAYBILL).alias("waybill_no"),
