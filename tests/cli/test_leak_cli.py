@@ -101,3 +101,16 @@ def test_a_bad_first_seen_or_case_name_is_named(home: dict[str, str], tmp_path: 
     bad = invoke(home, "leak", "ingest", str(path), "--case", "../escape")
     assert bad.exit_code == 2
     assert "case '../escape'" in bad.stderr
+
+
+def test_a_header_that_looks_like_rich_markup_is_shown_as_text(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """Text from a leaked file is data: a header like ``手机[/]`` must not be read as markup."""
+    path = tmp_path / "markup.csv"
+    lines = ["姓名,手机[/],[bold]地址"] + [f"{r.name},{r.phone},{r.address}" for r in RECORDS[:20]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke(home, "leak", "ingest", str(path), "--lang", "en")
+    assert result.exit_code == 0, result.stderr
+    assert "手机[/]" in result.stdout
+    assert "[bold]地址" in result.stdout

@@ -8,7 +8,7 @@ from parcelguard.forensics.case import PERSONS_SCHEMA, CaseDir, case_name_of_fil
 
 
 def test_case_names_cannot_leave_the_cases_folder(tmp_path: Path) -> None:
-    for bad in ["../x", "a/b", "", ".hidden", "x" * 101]:
+    for bad in ["../x", "a/b", "", ".hidden", "x" * 101, "abc\n"]:
         with pytest.raises(BadInput, match="case"):
             CaseDir.under(tmp_path, bad)
     assert (
@@ -19,6 +19,7 @@ def test_case_names_cannot_leave_the_cases_folder(tmp_path: Path) -> None:
 def test_default_case_name_comes_from_the_file_name() -> None:
     assert case_name_of_file(Path("/x/黑市 样本 (1).txt")) == "黑市-样本-1"
     assert case_name_of_file(Path("/x/...csv")) == "case"
+    assert case_name_of_file(Path("/x/_leak.txt")) == "leak"
 
 
 def test_a_missing_case_says_how_to_make_one(tmp_path: Path) -> None:

@@ -137,10 +137,13 @@ def test_the_investigator_can_change_the_category_and_add_facts(
     home: tuple[LeakWorld, CaseDir], tmp_path: Path
 ) -> None:
     world, case = home
-    facts = tmp_path / "facts.json"
-    facts.write_text(json.dumps({"illegal_gains_yuan": 6000}), encoding="utf-8")
     written = write_case_report(
-        world.settings, case, tmp_path / "o", category="other_sensitive", facts_file=facts, now=NOW
+        world.settings,
+        case,
+        tmp_path / "o",
+        category="other_sensitive",
+        facts={"illegal_gains_yuan": 6000},
+        now=NOW,
     )
     report = json.loads((tmp_path / "o" / REPORT_JSON).read_text(encoding="utf-8"))
     assert report["legal"]["category"] == "other_sensitive"
@@ -149,33 +152,36 @@ def test_the_investigator_can_change_the_category_and_add_facts(
 
 
 @pytest.mark.parametrize(
-    ("option", "problem"),
+    ("category", "facts", "problem"),
     [
-        ({"category": "gossip"}, "--category gossip: not a category"),
-        ({"facts_text": "[1]"}, "not a JSON object of facts"),
-        ({"facts_text": '{"records": {}}'}, "records come from the case"),
-        ({"facts_text": '{"bribes": true}'}, "unknown fact bribes"),
-        ({"facts_text": "\xff"}, "not JSON"),
+        ("gossip", None, "--category gossip: not a category"),
+        (None, [1], "not a JSON object of facts"),
+        (None, {"records": {}}, "records come from the case"),
+        (None, {"bribes": True}, "unknown fact bribes"),
+        (None, {"illegal_gains_yuan": "8000"}, "illegal_gains_yuan"),
     ],
 )
-def test_bad_options_are_refused_by_name_and_write_nothing(
-    home: tuple[LeakWorld, CaseDir], tmp_path: Path, option: dict[str, str], problem: str
+def test_bad_options_are_refused_by_name_and_leave_an_earlier_report_whole(
+    home: tuple[LeakWorld, CaseDir],
+    tmp_path: Path,
+    category: str | None,
+    facts: object,
+    problem: str,
 ) -> None:
     world, case = home
-    facts = None
-    if "facts_text" in option:
-        facts = tmp_path / "facts.json"
-        facts.write_bytes(option["facts_text"].encode("latin-1"))
+    out = tmp_path / "out"
+    write_case_report(world.settings, case, out, now=NOW)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(BadInput, match=problem):
         write_case_report(
             world.settings,
             case,
-            tmp_path / "out",
-            category=option.get("category"),
-            facts_file=facts,
-            now=NOW,
+            out,
+            category=category,
+            facts=facts,
+            now=datetime(2031, 1, 1, tzinfo=UTC),
         )
-    assert not (tmp_path / "out" / REPORT_JSON).exists()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_an_unknown_case_or_an_out_that_is_a_file_is_refused(
@@ -215,19 +221,38 @@ def test_legal_inputs_count_each_source_as_obtained_in_duties() -> None:
         ],
     }
     inputs = legal_inputs(
-        {"person_records": 100, "duplicates_excluded": 4, "untrue_excluded": 1},
+        {
+            "person_records": 100,
+            "virtual_number_records": 7,
+            "duplicates_excluded": 4,
+            "untrue_excluded": 1,
+        },
+        {"canary_persons": 2},
         attribution,
         Category.TRANSACTION,
         {"illegal_gains_yuan": 100},
     )
+    # Virtual-number records are records (name and address with the number); canaries are not.
     assert inputs == {
         "file": {
-            "records": {"transaction": {"seized": 105, "proven_duplicate": 4, "proven_untrue": 1}},
+            "records": {"transaction": {"seized": 110, "proven_duplicate": 4, "proven_untrue": 1}},
             "illegal_gains_yuan": 100,
         },
-        "account:E1": {
-            "records": {"transaction": 60},
-            "obtained_in_duties": True,
-            "illegal_gains_yuan": 100,
-        },
+        "account:E1": {"records": {"transaction": 60}, "obtained_in_duties": True},
     }
+    with pytest.raises(BadInput, match="person_records must be a whole number"):
+        legal_inputs({"person_records": "lots"}, {}, attribution, Category.GENERAL, {})
+
+
+def test_a_match_older_than_the_case_is_made_again(
+    home: tuple[LeakWorld, CaseDir], tmp_path: Path
+) -> None:
+    world, case = home
+    ingest = case.read_json(case.case_file)
+    stale = case.read_json(case.match_file)
+    stale["attribution"]["sources"] = []
+    stale["attribution"]["accounts"] = []
+    case.write_json(case.match_file, stale)
+    case.write_json(case.case_file, ingest)  # re-ingested after the match
+    written = write_case_report(world.settings, case, tmp_path, now=NOW)
+    assert world.clerk in [s["employee_id"] for s in written.sources]

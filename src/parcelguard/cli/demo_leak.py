@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -415,7 +416,7 @@ def _show_ingest(
     for column in ingest["columns"]:
         table.add_row(
             str(column["index"]),
-            str(column["header"] or "-"),
+            escape(str(column["header"] or "-")),
             str(column["role"]),
             f"{column['confidence']:.2f}",
         )

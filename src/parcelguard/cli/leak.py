@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
@@ -188,8 +189,8 @@ def _render(result: dict[str, object], lang: str) -> Render:
         for column in listed:
             columns.add_row(
                 str(column["index"]),
-                column["sheet"] or "",
-                column["header"] or "",
+                escape(column["sheet"] or ""),  # text from the file: never Rich markup
+                escape(column["header"] or ""),
                 column["role"]
                 + (f" ({', '.join(column['merged_roles'])})" if column["merged_roles"] else ""),
                 f"{column['confidence']:.2f}",

@@ -73,6 +73,7 @@ def report_command(
     language = pick_language(lang)
 
     def action() -> dict[str, object]:
+        from parcelguard.cli.legal import read_case
         from parcelguard.config import Settings
         from parcelguard.core.clock import utc_now
         from parcelguard.forensics.case import CaseDir
@@ -84,7 +85,7 @@ def report_command(
             CaseDir.under(settings.home, case),
             out,
             category=category,
-            facts_file=facts,
+            facts=None if facts is None else read_case(facts),
             now=utc_now(),
             rematch=rematch,
         )

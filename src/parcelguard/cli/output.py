@@ -64,8 +64,20 @@ def finish(
         )
     if json_mode:
         print(json_line({"ok": True, **result}))
-    else:
+        return
+    try:
         render(result)(stdout)
+    except Exception as exc:  # the work is done; only its display failed
+        if os.environ.get("PARCELGUARD_DEBUG"):
+            raise
+        fail(
+            json_mode,
+            f"done, but the result could not be shown ({type(exc).__name__}); "
+            "--json prints it as data",
+            1,
+            {"code": "internal_error", "type": type(exc).__name__},
+            gloss("internal_error", lang),
+        )
 
 
 def fail(

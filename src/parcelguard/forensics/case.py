@@ -61,7 +61,7 @@ _CASE_NAME = re.compile(r"^[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff._-]{0
 
 def case_name_of_file(path: Path) -> str:
     """The default case name: the file's name without its suffix, made safe for a folder."""
-    stem = re.sub(r"[^A-Za-z0-9\u4e00-\u9fff._-]+", "-", path.stem).strip("-.") or "case"
+    stem = re.sub(r"[^A-Za-z0-9\u4e00-\u9fff._-]+", "-", path.stem).strip("-._") or "case"
     return stem[:100]
 
 
@@ -74,7 +74,7 @@ class CaseDir:
 
     @classmethod
     def under(cls, home: Path, name: str) -> CaseDir:
-        if not _CASE_NAME.match(name):
+        if not _CASE_NAME.fullmatch(name):
             raise BadInput(
                 f"case {name!r}: a case name is 1-100 letters, digits, Chinese characters, "
                 "'.', '_' or '-', and starts with a letter, digit or character"

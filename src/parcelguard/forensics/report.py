@@ -16,7 +16,10 @@ half-written report behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -80,25 +83,25 @@ def category_of(text: str | None) -> Category:
         raise BadInput(f"--category {text}: not a category (known: {known})") from None
 
 
-def read_facts(path: Path | None) -> dict[str, object]:
-    """The investigator's facts (a JSON object of 法释〔2017〕10号 facts, no ``records``)."""
-    if path is None:
+def check_facts(facts: object, where: str = "--facts") -> dict[str, object]:
+    """The investigator's facts (a JSON object of 法释〔2017〕10号 facts, no ``records``).
+
+    Checked by the legal rules' own reader before anything is written, so a bad fact never
+    leaves a half-written report behind.
+    """
+    if facts is None:
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise BadInput(f"--facts {path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"--facts {path}: not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise BadInput(f"--facts {path}: not a JSON object of facts")
-    if "records" in data:
-        raise BadInput(f"--facts {path}: records come from the case; give only facts")
-    return data
+    if not isinstance(facts, dict):
+        raise BadInput(f"{where}: not a JSON object of facts")
+    if "records" in facts:
+        raise BadInput(f"{where}: records come from the case; give only facts")
+    LegalCase.from_json_obj({"records": {}, **facts}, where=where)
+    return dict(facts)
 
 
 def legal_inputs(
     ingest: Mapping[str, Any],
+    match: Mapping[str, Any],
     attribution: Mapping[str, Any],
     category: Category,
     facts: Mapping[str, object],
@@ -106,12 +109,19 @@ def legal_inputs(
     """The legal inputs: the whole file, and each named source account.
 
     The file's count is Art. 11 para. 3's: what was seized, less the duplicates and untrue
-    records the ingest proved. An account's count is the leaked records it revealed; those
-    were obtained in performing its duties unless the facts say so explicitly.
+    records the ingest proved. A record known by a virtual number (a name and an address with
+    it) is a record too, neither duplicate nor untrue; canaries are bait, not records. An
+    account's count is the leaked records it revealed, obtained in performing its duties; the
+    case's facts (the seller's gains, a buyer's crimes) are the file's and are not assumed of
+    any account, whose own facts an investigator assesses with ``legal assess``.
     """
-    counted = int(ingest.get("person_records") or 0)
-    duplicates = int(ingest.get("duplicates_excluded") or 0)
-    untrue = int(ingest.get("untrue_excluded") or 0)
+    counted = (
+        _count(ingest, "person_records")
+        + _count(ingest, "virtual_number_records")
+        - min(_count(match, "canary_persons"), _count(ingest, "virtual_number_records"))
+    )
+    duplicates = _count(ingest, "duplicates_excluded")
+    untrue = _count(ingest, "untrue_excluded")
     inputs: dict[str, dict[str, object]] = {
         "file": {
             "records": {
@@ -124,16 +134,30 @@ def legal_inputs(
             **facts,
         }
     }
-    sources = set(attribution.get("sources") or [])
-    for account in attribution.get("accounts") or []:
-        if account.get("employee_id") not in sources:
+    sources = set(_list(attribution, "sources"))
+    for account in _list(attribution, "accounts"):
+        if not isinstance(account, Mapping) or account.get("employee_id") not in sources:
             continue
         inputs[f"account:{account['employee_id']}"] = {
-            "records": {category.value: int(account.get("revealed") or 0)},
+            "records": {category.value: _count(account, "revealed")},
             "obtained_in_duties": True,
-            **facts,
         }
     return inputs
+
+
+def _count(data: Mapping[str, Any], key: str) -> int:
+    """A count from a case file, or a BadInput naming it (a case file may be hand-edited)."""
+    value = data.get(key) or 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadInput(f"case: {key} must be a whole number of records, not {value!r}")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise BadInput(f"case: {key} must be a list")
+    return value
 
 
 def build_report(
@@ -148,8 +172,8 @@ def build_report(
     generated_at: datetime,
 ) -> dict[str, object]:
     """The report's dictionary (pure): what report.json holds and report.pdf shows."""
-    attribution = findings.get("attribution") or {}
-    inputs = legal_inputs(ingest, attribution, category, facts)
+    attribution = _mapping(findings, "attribution")
+    inputs = legal_inputs(ingest, _mapping(findings, "match"), attribution, category, facts)
     assessments = {
         name: assess(LegalCase.from_json_obj(obj, where=f"legal input {name}")).as_dict()
         for name, obj in inputs.items()
@@ -180,15 +204,25 @@ def build_report(
     }
 
 
+def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise BadInput(f"case: {key} must be a JSON object (run leak match again)")
+    return value
+
+
 def evidence_sequences(attribution: Mapping[str, Any]) -> tuple[list[int], int]:
     """The named sources' evidence entries (at most MAX_EVIDENCE_ENTRIES) and how many more."""
-    sources = set(attribution.get("sources") or [])
+    sources = set(_list(attribution, "sources"))
     wanted: set[int] = set()
-    for account in attribution.get("accounts") or []:
-        if account.get("employee_id") in sources:
-            wanted.update(int(s) for s in account.get("evidence_sequences") or [])
-    for canary in attribution.get("canaries") or []:
-        wanted.update(int(s) for s in canary.get("evidence_sequences") or [])
+    groups = [a for a in _list(attribution, "accounts") if a.get("employee_id") in sources]
+    for group in [*groups, *_list(attribution, "canaries")]:
+        for sequence in _list(group, "evidence_sequences"):
+            if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+                raise BadInput(
+                    "case: an evidence sequence is not an entry index (run leak match again)"
+                )
+            wanted.add(sequence)
     ordered = sorted(wanted)
     return ordered[:MAX_EVIDENCE_ENTRIES], max(0, len(ordered) - MAX_EVIDENCE_ENTRIES)
 
@@ -199,67 +233,68 @@ def write_case_report(
     out_dir: Path,
     *,
     category: str | None = None,
-    facts_file: Path | None = None,
+    facts: object = None,
     now: datetime,
     rematch: bool = False,
 ) -> WrittenReport:
-    """Write report.json, report.pdf, legal-case.json, evidence.json and the log's key."""
+    """Write report.json, report.pdf, legal-case.json, evidence.json and the log's key.
+
+    Everything is checked first and written into a staging folder beside ``out_dir``; only
+    when every file is whole are they moved in, one rename each, so a failure leaves
+    ``out_dir`` as it was.
+    """
     from parcelguard.admin import log_signer, open_audit_log
     from parcelguard.forensics.attribute import match_case
     from parcelguard.forensics.report_pdf import write_report_pdf
 
     case.require()
     chosen = category_of(category)
-    facts = read_facts(facts_file)
-    ingest = case.read_json(case.case_file)
-    if rematch or not case.match_file.is_file():
-        findings: Mapping[str, Any] = match_case(settings, case).as_dict()
-    else:
-        findings = case.read_json(case.match_file)
+    checked = check_facts(facts)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ingest = case.read_json(case.case_file)
+    findings: Mapping[str, Any]
+    if rematch or _match_is_stale(case, ingest):
+        findings = match_case(settings, case).as_dict()
+    else:
+        findings = case.read_json(case.match_file)
 
-    attribution = findings.get("attribution") or {}
+    attribution = _mapping(findings, "attribution")
     sequences, left_out = evidence_sequences(attribution)
     signer = log_signer(settings)
     evidence: dict[str, object] = {
-        "file": EVIDENCE_JSON,
+        "file": EVIDENCE_JSON if sequences else None,
         "entries": len(sequences),
         "entries_left_out": left_out,
         "origin": settings.log_origin,
         "verifier_key_file": LOG_KEY,
         "tree_size": None,
     }
+    texts: dict[str, bytes] = {LOG_KEY: (signer.verifier_key() + "\n").encode()}
     if sequences:
-        bundle = open_audit_log(settings).bundle(sequences, signer, settings.log_origin, now)
+        log = open_audit_log(settings)
+        try:
+            bundle = log.bundle(sequences, signer, settings.log_origin, now)
+        finally:
+            log.engine.dispose()
         evidence["tree_size"] = _tree_size(bundle)
-        write_atomically(out_dir / EVIDENCE_JSON, (json.dumps(bundle, indent=2) + "\n").encode())
-    else:
-        evidence["file"] = None
-    write_atomically(out_dir / LOG_KEY, (signer.verifier_key() + "\n").encode())
-
+        texts[EVIDENCE_JSON] = (json.dumps(bundle, indent=2) + "\n").encode()
     report = build_report(
         case,
         ingest,
         findings,
         category=chosen,
         category_chosen=category is not None,
-        facts=facts,
+        facts=checked,
         evidence=evidence,
         generated_at=now,
     )
     legal = report["legal"]
     assert isinstance(legal, dict)
-    write_atomically(
-        out_dir / LEGAL_CASE_JSON,
-        (json.dumps(legal["inputs"]["file"], ensure_ascii=False, indent=2) + "\n").encode(),
-    )
-    write_atomically(
-        out_dir / REPORT_JSON,
-        (json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n").encode(),
-    )
-    write_report_pdf(report, out_dir / REPORT_PDF)
+    texts[LEGAL_CASE_JSON] = _json_bytes(legal["inputs"]["file"])
+    texts[REPORT_JSON] = _json_bytes(report)
+    _publish(out_dir, texts, lambda staging: write_report_pdf(report, staging / REPORT_PDF))
+
     files = {
         "report_json": REPORT_JSON,
         "report_pdf": REPORT_PDF,
@@ -268,21 +303,57 @@ def write_case_report(
     }
     if sequences:
         files["evidence"] = EVIDENCE_JSON
-    sources = tuple(
+    sources = set(_list(attribution, "sources"))
+    named = tuple(
         {
             key: account.get(key)
             for key in ("employee_id", "role", "site_id", "alone_share", "share")
         }
-        for account in attribution.get("accounts") or []
-        if account.get("employee_id") in set(attribution.get("sources") or [])
+        for account in _list(attribution, "accounts")
+        if account.get("employee_id") in sources
     )
     return WrittenReport(
         out_dir=out_dir,
         files=files,
         severity=str(legal["assessment"]["severity"]),
-        sources=sources,
+        sources=named,
         evidence_entries=len(sequences),
     )
+
+
+def _match_is_stale(case: CaseDir, ingest: Mapping[str, Any]) -> bool:
+    """Whether match.json is missing or older than the case it was made from.
+
+    Re-ingesting a case (a new first_seen, a corrected file) rewrites case.json and
+    persons.parquet; a match made before that would count reveals against the wrong moment.
+    """
+    if not case.match_file.is_file():
+        return True
+    made = case.match_file.stat().st_mtime_ns
+    if any(p.stat().st_mtime_ns > made for p in (case.case_file, case.persons_file) if p.exists()):
+        return True
+    return case.read_json(case.match_file).get("first_seen") != ingest.get("first_seen")
+
+
+def _json_bytes(data: object) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n").encode()
+
+
+def _publish(out_dir: Path, texts: Mapping[str, bytes], draw: Callable[[Path], None]) -> None:
+    """Write every file into a staging folder, then rename each into ``out_dir``."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+    except OSError as exc:
+        raise BadInput(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+    try:
+        for name, data in texts.items():
+            write_atomically(staging / name, data)
+        draw(staging)
+        for path in sorted(staging.iterdir()):
+            os.replace(path, out_dir / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _tree_size(bundle: Mapping[str, object]) -> int | None:
