@@ -116,6 +116,8 @@ def read_case(path: Path) -> object:
         raise BadInput(f"{path}: {exc.message}") from None
     except RecursionError:
         raise BadInput(f"{path}: JSON nested too deeply for a case file") from None
+    except ValueError:  # Python refuses integers of more than 4,300 digits
+        raise BadInput(f"{path}: a number too long to be a count or an amount") from None
 
 
 @app.command("assess")

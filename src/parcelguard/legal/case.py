@@ -255,18 +255,36 @@ def _unknown_categories(value: dict[object, object]) -> str | None:
     )
 
 
+MAX_RECORDS = 10**12
+"""More records than a trillion is a typing error, not a case (every person on Earth 100
+times over); refusing it keeps the arithmetic exact and the output small."""
+MAX_YUAN = Decimal(10) ** 13
+"""Ten trillion yuan: far above any amount a case has known; refusing more keeps exponents
+such as 1e999999999 from exhausting memory."""
+
+
 def _whole(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise BadInput(f"{where}: must be a whole number of records, not {_kind(value)}")
     if isinstance(value, int):
         number = value
     else:
+        if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 15:
+            raise BadInput(f"{where}: {_short(value)} is not a count of records (at most 10^12)")
         if not math.isfinite(value) or value != int(value):
-            raise BadInput(f"{where}: {value} is not a whole number of records")
+            raise BadInput(f"{where}: {_short(value)} is not a whole number of records")
         number = int(value)
     if number < 0:
-        raise BadInput(f"{where}: {number} is negative")
+        raise BadInput(f"{where}: {_short(number)} is negative")
+    if number > MAX_RECORDS:
+        raise BadInput(f"{where}: {_short(number)} records is more than 10^12; check the count")
     return number
+
+
+def _short(value: object) -> str:
+    """A number as an error may show it: never thousands of digits."""
+    text = str(value) if not isinstance(value, int) or value.bit_length() < 200 else "a huge number"
+    return text if len(text) <= 40 else f"{text[:20]}…"
 
 
 def _count(value: object, where: str) -> Count:
@@ -289,14 +307,20 @@ def _count(value: object, where: str) -> Count:
 def _amount(value: object, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise BadInput(f"{where}: must be an amount in yuan, not {_kind(value)}")
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise BadInput(f"{where}: {_short(value)} yuan is more than 10^13; check the amount")
     try:
         amount = Decimal(str(value))
-    except InvalidOperation:
-        raise BadInput(f"{where}: {value} is not an amount") from None
+    except (InvalidOperation, ValueError):
+        raise BadInput(f"{where}: {_short(value)} is not an amount") from None
     if not amount.is_finite():
-        raise BadInput(f"{where}: {value} is not a finite amount")
+        raise BadInput(f"{where}: {_short(value)} is not a finite amount")
     if amount < 0:
-        raise BadInput(f"{where}: {value} is negative")
+        raise BadInput(f"{where}: {_short(value)} is negative")
+    if amount > MAX_YUAN:
+        raise BadInput(f"{where}: {_short(value)} yuan is more than 10^13; check the amount")
+    if amount != 0 and amount.adjusted() < -2:
+        raise BadInput(f"{where}: {_short(value)} is smaller than a fen (0.01 yuan)")
     return amount
 
 
