@@ -85,9 +85,6 @@ class Classification:
     columns: tuple[ColumnClass, ...]
     sampled_rows: int
 
-    def of_role(self, role: str) -> list[int]:
-        return [c.index for c in self.columns if c.role == role]
-
     def merged(self) -> list[ColumnClass]:
         return [c for c in self.columns if c.role == MERGED]
 

@@ -531,7 +531,10 @@ def summarise(matches: Matches, provinces: dict[str, str]) -> MatchReport:
         (pl.lit(matches.first_seen) - pl.col("latest")).dt.total_microseconds() / 86_400e6
     ).to_series()
     local = waybills.select(
-        pl.col("created_at").dt.convert_time_zone("Asia/Shanghai").dt.strftime("%Y-%m").alias("m"),
+        pl.col("created_at")
+        .dt.convert_time_zone(str(CARRIER_TZ.tzname(None)))
+        .dt.strftime("%Y-%m")
+        .alias("m"),
         pl.col("category"),
         pl.col("dest_adcode").str.slice(0, 2).alias("p"),
     )
@@ -602,8 +605,3 @@ def _histogram(days: list[float]) -> dict[str, int]:
 
 def _ratio(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 6)
-
-
-def carrier_month(moment: datetime) -> str:
-    """The carrier's month of a moment (what ``by_created_month`` keys on), for tests."""
-    return moment.astimezone(CARRIER_TZ).strftime("%Y-%m")

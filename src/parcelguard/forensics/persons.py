@@ -113,21 +113,11 @@ class RowPlan:
             ),
         )
 
-    @property
-    def has_identifier_column(self) -> bool:
-        return bool(self.phone_columns or self.id_columns or self.merged)
-
 
 def _coalesce(exprs: Sequence[pl.Expr]) -> pl.Expr:
     if not exprs:
         return _NULL
     return exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)
-
-
-def _any_present(columns: Sequence[str]) -> pl.Expr:
-    if not columns:
-        return pl.lit(value=False)
-    return pl.any_horizontal([pl.col(c).is_not_null() for c in columns])
 
 
 def normalise_rows(
