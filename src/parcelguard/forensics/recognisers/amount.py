@@ -8,7 +8,6 @@ any number could otherwise be an amount.
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar, Final
 
 import polars as pl
@@ -16,11 +15,8 @@ import polars as pl
 from parcelguard.forensics.recognisers.base import (
     Recogniser,
     Role,
+    WholeCell,
     keep,
-    nfkc,
-    nfkc_series,
-    rust_pattern,
-    strip_series,
 )
 
 _NUMBER: Final = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]+(?:\.[0-9]{1,2})?"
@@ -68,18 +64,17 @@ class AmountRecogniser(Recogniser):
     candidates = CANDIDATES
 
     def __init__(self) -> None:
-        self._whole = re.compile(WHOLE, re.ASCII)
-        self._whole_rust = f"^(?:{rust_pattern(WHOLE)})$"
+        self._whole = WholeCell.of(WHOLE)
 
     def normalise(self, cell: str) -> str | None:
-        match = self._whole.fullmatch(nfkc(cell).strip())
+        match = self._whole.match(cell)
         if match is None:
             return None
         number = next(group for group in match.groups() if group is not None)
         return canonical_yuan(number)
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
-        parts = strip_series(nfkc_series(cells)).str.extract_groups(self._whole_rust)
+        parts = self._whole.groups(cells)
         number = pl.select(
             pl.coalesce([pl.lit(parts.struct.field(str(i))) for i in (1, 2, 3)])
         ).to_series()

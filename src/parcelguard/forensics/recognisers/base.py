@@ -146,6 +146,25 @@ def rust_pattern(pattern: str) -> str:
     return pattern.replace(r"\b", r"(?-u:\b)")
 
 
+@dataclass(frozen=True, slots=True)
+class WholeCell:
+    """One whole-cell pattern in both engines, read the same way: Python's ``re`` on one
+    cleaned cell (NFKC, stripped) and Polars' ``extract_groups`` on a column of them."""
+
+    python: re.Pattern[str]
+    rust: str
+
+    @classmethod
+    def of(cls, pattern: str) -> WholeCell:
+        return cls(re.compile(pattern, re.ASCII), f"^(?:{rust_pattern(pattern)})$")
+
+    def match(self, cell: str) -> re.Match[str] | None:
+        return self.python.fullmatch(nfkc(cell).strip())
+
+    def groups(self, cells: pl.Series) -> pl.Series:
+        return strip_series(nfkc_series(cells)).str.extract_groups(self.rust)
+
+
 def python_pattern(pattern: str) -> re.Pattern[str]:
     """A pattern in the shared syntax, for Python's ``re``."""
     return re.compile(pattern, re.ASCII)

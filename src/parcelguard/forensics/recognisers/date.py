@@ -8,7 +8,6 @@ Canonical form: ISO 8601, 2016-05-01 (the time, when present, is dropped).
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import ClassVar, Final
 
@@ -18,11 +17,8 @@ import polars as pl
 from parcelguard.forensics.recognisers.base import (
     Recogniser,
     Role,
+    WholeCell,
     keep,
-    nfkc,
-    nfkc_series,
-    rust_pattern,
-    strip_series,
 )
 
 _YEAR: Final = r"(199[0-9]|20[0-9]{2}|2100)"
@@ -62,11 +58,10 @@ class DateRecogniser(Recogniser):
     candidates = CANDIDATES
 
     def __init__(self) -> None:
-        self._whole = re.compile(WHOLE, re.ASCII)
-        self._whole_rust = f"^(?:{rust_pattern(WHOLE)})$"
+        self._whole = WholeCell.of(WHOLE)
 
     def normalise(self, cell: str) -> str | None:
-        match = self._whole.fullmatch(nfkc(cell).strip())
+        match = self._whole.match(cell)
         if match is None:
             return None
         groups = [g for g in match.groups() if g is not None]
@@ -76,7 +71,7 @@ class DateRecogniser(Recogniser):
             return None
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
-        parts = strip_series(nfkc_series(cells)).str.extract_groups(self._whole_rust)
+        parts = self._whole.groups(cells)
         fields = [parts.struct.field(str(i)) for i in range(1, 10)]
         year, month, day = (
             pl.select(pl.coalesce([pl.lit(fields[k]) for k in (i, i + 3, i + 6)]))

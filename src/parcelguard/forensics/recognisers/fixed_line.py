@@ -8,7 +8,6 @@ when there is one (0716-1234567, 010-12345678-801).
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar, Final
 
 import polars as pl
@@ -16,11 +15,8 @@ import polars as pl
 from parcelguard.forensics.recognisers.base import (
     Recogniser,
     Role,
+    WholeCell,
     keep,
-    nfkc,
-    nfkc_series,
-    rust_pattern,
-    strip_series,
 )
 
 _AREA: Final = r"0(?:10|2[0-9]|[3-9][0-9]{2})"
@@ -57,18 +53,17 @@ class FixedLineRecogniser(Recogniser):
     candidates = CANDIDATES
 
     def __init__(self) -> None:
-        self._whole = re.compile(WHOLE, re.ASCII)
-        self._whole_rust = f"^(?:{rust_pattern(WHOLE)})$"
+        self._whole = WholeCell.of(WHOLE)
 
     def normalise(self, cell: str) -> str | None:
-        match = self._whole.fullmatch(nfkc(cell).strip())
+        match = self._whole.match(cell)
         if match is None:
             return None
         area, head, tail, extension = match.groups()
         return f"{area}-{head}{tail}" + (f"-{extension}" if extension else "")
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
-        parts = strip_series(nfkc_series(cells)).str.extract_groups(self._whole_rust)
+        parts = self._whole.groups(cells)
         area, head, tail, extension = (parts.struct.field(str(i)) for i in (1, 2, 3, 4))
         frame = pl.DataFrame({"area": area, "local": head + tail, "extension": extension})
         joined = frame.select(
