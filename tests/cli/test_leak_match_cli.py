@@ -7,31 +7,17 @@ real ``leak`` sub-app calls), so they are exercised exactly as the CLI wires the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
 from parcelguard.cli.leak_match import register
-from parcelguard.config import Settings
 from parcelguard.forensics.case import CaseDir
-from tests.forensics.leak_world import LeakWorld, after_last, build, persons
+from tests.forensics.leak_world import LeakWorld, after_last, persons
 
 runner = CliRunner()
 leak = typer.Typer()
 register(leak)
-
-
-@pytest.fixture
-def world(
-    settings: Settings, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LeakWorld]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    built = build(settings)
-    yield built
-    built.engine.dispose()
 
 
 def last_json(stdout: str) -> dict[str, object]:

@@ -9,31 +9,18 @@ from the simulator's own truth and access rows, independently of the code under 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from parcelguard.cli.app import app
-from parcelguard.config import Settings
 from parcelguard.core.phone import normalise_cn_mobile
 from parcelguard.simulate.leak_file import LeakFileOptions, LeakRecord, synthetic_records
 from parcelguard.simulate.leak_file import write_leak_file as write_file
-from tests.forensics.leak_world import LeakWorld, after_last, build
+from tests.forensics.leak_world import LeakWorld, after_last
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def world(
-    settings: Settings, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LeakWorld]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    built = build(settings)
-    yield built
-    built.engine.dispose()
 
 
 def last_json(stdout: str) -> dict[str, object]:
