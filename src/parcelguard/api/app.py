@@ -49,6 +49,13 @@ import parcelguard
 from parcelguard.api.auth import ApiTokens, Authenticator, Principal, api_key
 from parcelguard.api.batching import LoopBatcher, RevealBatcher
 from parcelguard.api.decisions import DecisionProcess
+from parcelguard.api.fast_reveal import (
+    NO_STORE,
+    REVEAL_PATH,
+    RevealFastPath,
+    client_ip,
+    decision_response,
+)
 from parcelguard.api.middleware import AccessMiddleware
 from parcelguard.api.models import (
     ConsistencyModel,
@@ -79,7 +86,7 @@ from parcelguard.config import Settings
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import BadInput, StoreUnavailable
 from parcelguard.reveal.facts import RevealRequest
-from parcelguard.reveal.service import AuditAppend, RevealDecision, RevealService
+from parcelguard.reveal.service import AuditAppend, RevealService
 from parcelguard.storage.schema import audit_entries
 from parcelguard.vnum import VirtualNumbers
 
@@ -198,22 +205,7 @@ def app_from_env() -> FastAPI:
 
 
 def _client_ip(request: Request) -> str:
-    return request.client.host if request.client is not None else ""
-
-
-_NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _decision_response(decision: RevealDecision) -> Response:
-    if decision.reason == "audit_unavailable":
-        raise ApiProblem(
-            503,
-            "audit-unavailable",
-            "the decision could not be written to the audit log, so nothing was revealed",
-            code="audit_unavailable",
-            headers={"Retry-After": "5"},
-        )
-    return JSONResponse(decision.as_dict(), headers=_NO_STORE)
+    return client_ip(request.scope)
 
 
 def settle_heap() -> None:
@@ -230,7 +222,13 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def create_app(context: ApiContext) -> FastAPI:
+def create_app(context: ApiContext, *, fast_reveal: bool = True) -> FastAPI:
+    """The application over ``context``.
+
+    ``fast_reveal`` puts :class:`~parcelguard.api.fast_reveal.RevealFastPath` in front of
+    the framework for common reveals (the same checks and answers, less CPU); False leaves
+    every request to the framework, which the tests use to compare the two.
+    """
     batcher: RevealBatcher | LoopBatcher
     if isinstance(context.decider, DecisionProcess):
         batcher = LoopBatcher(context.decider.batch_channel())
@@ -261,11 +259,19 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     app.state.batcher = batcher
     install(app)
-    app.add_middleware(AccessMiddleware)
     caller = _principal_dependency(context.authenticator)
     app.include_router(_service_routes(context))
-    app.include_router(_reveal_routes(context, batcher, caller))
+    reveal_routes = _reveal_routes(context, batcher, caller)
+    app.include_router(reveal_routes)
     app.include_router(_audit_routes(context, caller))
+    if fast_reveal:  # added first, so it runs inside the access middleware
+        app.add_middleware(
+            RevealFastPath,
+            route=next(r for r in reveal_routes.routes if getattr(r, "path", "") == REVEAL_PATH),
+            authenticator=context.authenticator,
+            batcher=batcher,
+        )
+    app.add_middleware(AccessMiddleware)
     return app
 
 
@@ -392,7 +398,7 @@ def _reveal_routes(
                 case_id=body.case_id or "",
             )
         )
-        return _decision_response(decision)
+        return decision_response(decision)
 
     @router.post(
         "/labels/redeem",
@@ -415,7 +421,7 @@ def _reveal_routes(
                 request_id=request_id_of(request),
             ),
         )
-        return _decision_response(decision)
+        return decision_response(decision)
 
     @router.post(
         "/vnum/route",
@@ -448,7 +454,7 @@ def _reveal_routes(
                 "valid_until": valid_until.isoformat() if connected and valid_until else None,
                 "waybill_no": decision.waybill_no if connected else None,
             },
-            headers=_NO_STORE,
+            headers=NO_STORE,
         )
 
     @router.post(
@@ -474,7 +480,7 @@ def _reveal_routes(
                 case_id=body.case_id or "",
             )
         )
-        return JSONResponse(result, headers=_NO_STORE)
+        return JSONResponse(result, headers=NO_STORE)
 
     return router
 
@@ -524,7 +530,7 @@ def _audit_routes(context: ApiContext, Caller: Any) -> APIRouter:
                 + ", ".join(sorted(AUDITOR_ROLES)),
                 code="not_your_entry",
             )
-        return JSONResponse(hexed(proof), headers=_NO_STORE)
+        return JSONResponse(hexed(proof), headers=NO_STORE)
 
     @router.get(
         "/consistency",

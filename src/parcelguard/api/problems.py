@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -245,16 +245,37 @@ async def _other_parcelguard(request: Request, exc: Exception) -> Response:
     return problem_response(request, problem)
 
 
+_HANDLERS: Final[Mapping[type[Exception], Callable[[Request, Exception], Awaitable[Response]]]] = {
+    RequestValidationError: _validation,
+    ApiProblem: _api_problem,
+    Unauthenticated: _unauthenticated,
+    StarletteHTTPException: _http,
+    BadInput: _bad_input,
+    StoreUnavailable: _store,
+    sa.exc.OperationalError: _store,
+    ParcelGuardError: _other_parcelguard,
+}
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers; anything not handled here is a 500 from the access middleware."""
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(ApiProblem, _api_problem)
-    app.add_exception_handler(Unauthenticated, _unauthenticated)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(BadInput, _bad_input)
-    app.add_exception_handler(StoreUnavailable, _store)
-    app.add_exception_handler(sa.exc.OperationalError, _store)
-    app.add_exception_handler(ParcelGuardError, _other_parcelguard)
+    for kind, handler in _HANDLERS.items():
+        app.add_exception_handler(kind, handler)
+
+
+def handler_for(
+    exc: Exception,
+) -> Callable[[Request, Exception], Awaitable[Response]] | None:
+    """The handler :func:`install` registers for ``exc``'s class, nearest in its MRO first.
+
+    For a layer in front of the framework (:mod:`parcelguard.api.fast_reveal`) that must
+    answer an error exactly as the framework would.
+    """
+    for kind in type(exc).__mro__:
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            return handler
+    return None
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
