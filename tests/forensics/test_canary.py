@@ -212,6 +212,53 @@ def test_whoever_revealed_a_canary_is_ranked_with_it(world: LeakWorld) -> None:
     assert account.revealed == 0  # bait, not a record of a real person
 
 
+def test_a_masked_view_of_a_canary_is_listed_apart_and_not_ranked(world: LeakWorld) -> None:
+    """Slice staff see a canary masked in their work; that view cannot be a file's source."""
+    station = _station(world)
+    result = _plant(world, "station", station, 1)
+    (planted,) = result.planted
+    staff = [
+        r["employee_id"] for r in world.tables["employees"].to_pylist() if r["site_id"] == station
+    ]
+    viewer, revealer = staff[0], staff[1]
+    at = _end(world) - timedelta(hours=1)
+    log = open_audit_log(world.settings)
+    try:
+        masked_seq, plain_seq = log.append(
+            [
+                AuditEntry.at(
+                    0,
+                    at,
+                    actor=who,
+                    action="reveal",
+                    waybill_no=planted.waybill_no,
+                    field="phone",
+                    purpose="exception",
+                    decision="allow",
+                    reason="test",
+                    policy_id=policy,
+                )
+                for who, policy in (
+                    (viewer, "warehouse-clerk-parcel-on-site"),  # @form("masked")
+                    (revealer, "investigation-break-glass"),  # @form("plaintext")
+                )
+            ]
+        )
+    finally:
+        log.engine.dispose()
+    bait = {"phone_bidx": world.indexer.phone(result.phones[0])}
+    found = run(world, table([bait]), _end(world) + timedelta(hours=3))
+    (canary,) = found.attribution.canaries
+    assert canary.revealed_by == (revealer,)
+    assert canary.evidence_sequences == (plain_seq,)
+    assert canary.masked_by == (viewer,)
+    assert canary.as_dict()["masked_by"] == [viewer]
+    ranked = {a.employee_id: a for a in found.attribution.accounts}
+    assert ranked[revealer].canary_waybills == (planted.waybill_no,)
+    assert viewer not in ranked
+    assert masked_seq not in canary.evidence_sequences
+
+
 def test_a_sender_canary_is_one_of_the_senders_parcels_and_at_no_site(world: LeakWorld) -> None:
     sender = world.tables["waybills"]["sender_id"][0].as_py()
     result = _plant(world, "sender", sender, 3)

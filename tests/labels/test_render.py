@@ -100,6 +100,29 @@ def test_an_unknown_or_shredded_waybill_gets_no_label(vault: Vault) -> None:
     assert caught.value.code == "shredded_waybill"
 
 
+def test_a_canary_gets_no_label(vault: Vault) -> None:
+    """Bait printed on a label would go out on a parcel; it is refused, naming the waybill."""
+    from parcelguard.storage.schema import canaries
+
+    batch = recent_waybills(2)
+    vault.put(batch)
+    bait = batch[0].waybill_no
+    with vault.engine.begin() as conn:
+        conn.execute(
+            canaries.insert(),
+            {
+                "waybill_no": bait,
+                "slice_kind": "station",
+                "slice_value": "ST01",
+                "planted_at": datetime.now(UTC),
+            },
+        )
+    with pytest.raises(BadInput, match=f"waybill {bait}: is a canary record") as caught:
+        read_masked(vault.engine, bait)
+    assert caught.value.code == "canary_waybill"
+    assert read_masked(vault.engine, batch[1].waybill_no).waybill_no == batch[1].waybill_no
+
+
 # -- the PDF ------------------------------------------------------------------------------------
 
 

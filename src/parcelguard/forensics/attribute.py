@@ -144,8 +144,12 @@ class CanaryFinding:
     slice_kind: str
     slice_value: str
     revealed_by: tuple[str, ...]
+    """Accounts handed its phone (plaintext, a virtual number, or a form not recorded)."""
     evidence_sequences: tuple[int, ...]
     slice_accounts: tuple[str, ...]  # for a station slice: the accounts at that station
+    masked_by: tuple[str, ...] = ()
+    """Accounts shown only its masked form: routine for a slice's staff, and not a source
+    of the full values a file holds, so not ranked as having revealed it."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -155,6 +159,7 @@ class CanaryFinding:
             "revealed_by": list(self.revealed_by),
             "evidence_sequences": list(self.evidence_sequences),
             "slice_accounts": list(self.slice_accounts),
+            "masked_by": list(self.masked_by),
         }
 
 
@@ -328,7 +333,9 @@ def _canary_findings(
     for waybill_no, kind, value in hits.select(
         "waybill_no", "canary_kind", "canary_value"
     ).iter_rows():
-        theirs = frame.filter(pl.col("waybill_no") == waybill_no)
+        touched = frame.filter(pl.col("waybill_no") == waybill_no)
+        theirs = touched.filter(pl.col("form") != "masked")
+        masked = set(touched.filter(pl.col("form") == "masked").get_column("actor").to_list())
         found.append(
             CanaryFinding(
                 waybill_no=str(waybill_no),
@@ -339,6 +346,7 @@ def _canary_findings(
                 slice_accounts=tuple(sorted(slice_staff.get(str(value), ())))
                 if kind == "station"
                 else (),
+                masked_by=tuple(sorted(masked - set(theirs.get_column("actor").to_list()))),
             )
         )
     return tuple(found)

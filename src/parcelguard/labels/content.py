@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from parcelguard.core.errors import BadInput
-from parcelguard.storage.schema import waybills
+from parcelguard.storage.schema import canaries, waybills
 
 DEFAULT_CARRIER = "ParcelGuard 快递"
 
@@ -78,8 +78,16 @@ class LabelContent:
 
 
 def read_masked(engine: Engine, waybill_no: str) -> MaskedWaybill:
-    """The masked row of ``waybill_no``; :class:`BadInput` if unknown or shredded."""
+    """The masked row of ``waybill_no``; :class:`BadInput` if unknown, shredded or a canary.
+
+    A canary (``parcelguard leak canary plant``) is bait that must never reach the physical
+    flow: a printed label would put it on a parcel, in a courier's hands and in front of
+    whoever scans it, and its delivery attempts would mark it as different from real bait.
+    """
     with engine.connect() as conn:
+        bait = conn.execute(
+            sa.select(canaries.c.waybill_no).where(canaries.c.waybill_no == waybill_no)
+        ).first()
         row = conn.execute(
             sa.select(
                 waybills.c.waybill_no,
@@ -95,6 +103,12 @@ def read_masked(engine: Engine, waybill_no: str) -> MaskedWaybill:
         ).first()
     if row is None:
         raise BadInput(f"waybill {waybill_no}: not in the vault", code="unknown_waybill")
+    if bait is not None:
+        raise BadInput(
+            f"waybill {waybill_no}: is a canary record (planted bait); canaries are never "
+            "labelled or delivered",
+            code="canary_waybill",
+        )
     if row.shredded_at is not None or None in (
         row.name_masked,
         row.phone_masked,
