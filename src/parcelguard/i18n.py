@@ -115,6 +115,27 @@ ERROR_GLOSSES_ZH: Mapping[str, str] = {
     "token_expired": "面单二维码已过期",
     "token_not_yet_valid": "面单二维码尚未生效（检查时钟）",
     "token_replayed_other_device": "该面单已被其他终端扫描",
+    # label render
+    "unknown_waybill": "运单不在保险库中",
+    "shredded_waybill": "该运单已粉碎，收件人信息已不存在，无可打印",
+    "canary_waybill": "这是诱饵记录，诱饵永不打印面单、永不派送",
+    # reading an events folder (the exchange format)
+    "ambiguous_table": "同一张表既有 Parquet 又有 CSV，无法判断用哪一个",
+    "bad_csv": "CSV 文件无法读取",
+    "bad_parquet": "Parquet 文件无法读取",
+    "no_header": "CSV 文件没有表头",
+    "unreadable": "文件无法读取",
+    "missing_column": "表缺少必需的列",
+    "duplicate_column": "表中有重复的列",
+    "bad_type": "列的类型无法转换为规范要求的类型",
+    "bad_value": "值不在该列允许的取值范围内",
+    "empty_value": "必填列中有空值",
+    "no_offset": "时间缺少 UTC 偏移（时区）",
+    "bad_time": "不是带偏移的 ISO 8601 时间",
+    "bad_date": "不是 2016-10-03 形式的日期",
+    "bad_bool": "不是 true 或 false",
+    "duplicate_id": "编号重复",
+    "dangling_reference": "引用了不存在的记录",
 }
 
 

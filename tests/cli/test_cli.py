@@ -5,7 +5,6 @@ import string
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from parcelguard.cli import app
@@ -109,11 +108,20 @@ def test_a_bad_environment_variable_is_named(tmp_path: Path) -> None:
     assert "PARCELGUARD_RETENTION_DAYS" in result.stderr
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_demo_tells_chapter_one(env: dict[str, str], lang: str) -> None:
-    result = invoke(env, "demo", "--no-serve", "--json", "--lang", lang)
-    assert result.exit_code == 0, result.stderr
-    summary = last_json(result.stdout)
+def test_the_demo_tells_every_chapter(env: dict[str, str], tmp_path: Path) -> None:
+    """One full run per backend (each takes minutes): on SQLite in English as JSON, on
+    PostgreSQL in Chinese as the story with its figures written beside it (``--summary``)."""
+    if env["PARCELGUARD_DB"].startswith("sqlite"):
+        result = invoke(env, "demo", "--no-serve", "--json", "--lang", "en")
+        assert result.exit_code == 0, result.stderr
+        summary = last_json(result.stdout)
+    else:
+        written = tmp_path / "summary.json"
+        result = invoke(env, "demo", "--no-serve", "--lang", "zh", "--summary", str(written))
+        assert result.exit_code == 0, result.stderr
+        the_story_in_chinese(result.stdout)
+        summary = json.loads(written.read_text(encoding="utf-8"))
+        assert summary["ok"] is True
     assert summary["chapter"] == "vault"
     assert summary["put"]["waybills"] > 0  # type: ignore[index]
     assert summary["shred"]["keys_destroyed"] >= 1  # type: ignore[index]
@@ -253,15 +261,25 @@ def detection_over_the_month(chapter: dict[str, Any]) -> None:
     assert "recipient" not in text
 
 
-def test_the_demo_speaks_chinese(env: dict[str, str]) -> None:
-    result = invoke(env, "demo", "--no-serve", "--lang", "zh")
-    assert result.exit_code == 0
-    assert "数据保险库" in result.stdout
-    assert "粉碎" in result.stdout
-    assert "第五章：同一个世界，荆州案讲两遍" in result.stdout
-    assert "旧体制：仓管员" in result.stdout
-    assert "关联（旧体制审计中的全部清单）：快递员" in result.stdout
-    flat = result.stdout.replace("\n", "")  # rich wraps long lines anywhere in Chinese
+def test_a_summary_into_a_missing_folder_is_refused_before_the_story(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "nowhere" / "summary.json"
+    result = invoke(env, "demo", "--no-serve", "--summary", str(target), "--json")
+    assert result.exit_code == 2
+    assert f"--summary {target}: the folder" in result.stderr
+    assert last_json(result.stdout)["error"]["code"] == "bad_input"  # type: ignore[index]
+    assert not target.parent.exists()
+
+
+def the_story_in_chinese(stdout: str) -> None:
+    """The chapters told in Chinese, their titles and conclusions."""
+    assert "数据保险库" in stdout
+    assert "粉碎" in stdout
+    assert "第五章：同一个世界，荆州案讲两遍" in stdout
+    assert "旧体制：仓管员" in stdout
+    assert "关联（旧体制审计中的全部清单）：快递员" in stdout
+    flat = stdout.replace("\n", "")  # rich wraps long lines anywhere in Chinese
     chapter = flat[flat.index("第六章：对仿真的一个月做批量检测") :]
     assert "这一对：" in chapter
     assert "认定的配对正是本案的两人" in chapter

@@ -19,7 +19,7 @@ from parcelguard.cli.guard import app as guard_app
 from parcelguard.cli.label import app as label_app
 from parcelguard.cli.leak import app as leak_app
 from parcelguard.cli.legal import app as legal_app
-from parcelguard.cli.output import Render, finish
+from parcelguard.cli.output import Render, finish, json_line, write_text_atomically
 from parcelguard.cli.policy import app as policy_app
 from parcelguard.cli.serve import api_app, serve_command
 from parcelguard.cli.simulate import app as simulate_app
@@ -204,17 +204,29 @@ def demo_command(
     ] = False,
     json_mode: JsonOpt = False,
     lang: LangOpt = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Also write the run's figures (the --json object) to this file, "
+            "while the story is told. 同时把本次的数据写入该文件。",
+        ),
+    ] = None,
 ) -> None:
     """The product's story, chapter by chapter, on synthetic data. 演示。"""
     from parcelguard.cli.demo import run_demo
 
     language = pick_language(lang)
-    finish(
-        json_mode,
-        lambda: run_demo(Settings.from_env(), language, quiet=json_mode, serve=not no_serve),
-        lambda result: lambda console: None,
-        language,
-    )
+
+    def action() -> dict[str, object]:
+        if summary is not None and not summary.parent.is_dir():
+            raise BadInput(f"--summary {summary}: the folder {summary.parent} does not exist")
+        result = run_demo(Settings.from_env(), language, quiet=json_mode, serve=not no_serve)
+        if summary is not None:
+            write_text_atomically(summary, json_line({"ok": True, **result}) + "\n")
+        return result
+
+    finish(json_mode, action, lambda result: lambda console: None, language)
 
 
 def _parse_day(option: str, text: str) -> date:

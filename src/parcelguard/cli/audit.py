@@ -11,7 +11,7 @@ from rich.console import Console
 
 from parcelguard.audit.jsonable import hexed
 from parcelguard.audit.log import AuditLog
-from parcelguard.cli.output import Render, finish
+from parcelguard.cli.output import Render, finish, write_text_atomically
 from parcelguard.i18n import pick_language
 
 app = typer.Typer(help="The tamper-evident audit log. 防篡改审计日志。", no_args_is_help=True)
@@ -157,7 +157,7 @@ def bundle_command(
             raise BadInput(f"--entries {entries}: give indices like 3,17,42") from None
         settings = Settings.from_env()
         bundle = _log().bundle(indices, log_signer(settings), settings.log_origin, utc_now())
-        _write_atomically(out, json.dumps(bundle, indent=2) + "\n")
+        write_text_atomically(out, json.dumps(bundle, indent=2) + "\n")
         return {"out": str(out), "entries": indices}
 
     finish(json_mode, action, _show, pick_language(lang))
@@ -217,18 +217,6 @@ def verify_bundle_command(
         }
 
     finish(json_mode, action, _show, pick_language(lang))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    import os
-    import secrets
-
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @app.command("witness")

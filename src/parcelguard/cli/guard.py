@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from parcelguard.cli.output import Render, finish
+from parcelguard.cli.output import Render, finish, write_text_atomically
 from parcelguard.core.errors import BadInput
 from parcelguard.i18n import pick_language
 
@@ -207,7 +207,7 @@ def tune_command(
         if check_events is not None:
             result["check"] = {"events": str(check_events), **measured(read_history(check_events))}
         if out is not None:
-            _write_atomically(out, proposal.to_toml(keep))
+            write_text_atomically(out, proposal.to_toml(keep))
             result["out"] = str(out)
         return result
 
@@ -284,19 +284,3 @@ def _guard_settings_to_keep(out: Path, force: bool) -> dict[str, object]:
     GuardConfig.load(out)
     settings = tomllib.loads(out.read_text(encoding="utf-8")).get("guard", {})
     return dict(settings)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside ``path`` and rename into place: a crash never leaves half a guard.toml."""
-    import os
-    import secrets
-
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

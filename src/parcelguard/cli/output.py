@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -32,6 +34,23 @@ def _default(value: object) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write beside ``path``, flush to disk, rename into place: a crash never leaves half a file.
+
+    For the files a command is asked to write (a guard.toml, an evidence bundle, a summary),
+    which a reader may take as complete the moment they exist.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def json_line(data: dict[str, object]) -> str:
