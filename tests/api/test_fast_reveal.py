@@ -99,6 +99,25 @@ def _cases(api: Api) -> list[tuple[str, bool, dict[str, str], bytes]]:
     ]
 
 
+def test_of_a_repeated_header_the_first_counts_as_for_the_framework(
+    api: Api, framework: TestClient
+) -> None:
+    wb = api.world.waybills[0].waybill_no
+    for client in (api.client, framework):
+        for employee in ("C1", "C2"):
+            client.get("/v1/audit/head", headers=api.auth(employee))
+    body = json.dumps({"waybill_no": wb, "field": "phone", "purpose": "delivery"}).encode()
+    headers = [
+        ("authorization", api.auth("C2")["Authorization"]),  # not assigned the waybill
+        ("authorization", api.auth("C1")["Authorization"]),
+        ("content-type", "application/json"),
+    ]
+    ours = api.client.post("/v1/reveal", content=body, headers=headers)
+    theirs = framework.post("/v1/reveal", content=body, headers=headers)
+    assert ours.json()["allowed"] is False  # decided as C2, the first token
+    assert _comparable(ours) == _comparable(theirs)
+
+
 def _comparable(response: Any) -> dict[str, object]:
     """What a client sees, minus what differs between any two requests (ids, log positions)."""
     content = response.json()

@@ -66,17 +66,26 @@ def client_ip(scope: Scope) -> str:
 
 
 def _bearer_and_json(scope: Scope) -> tuple[str | None, bool]:
-    """The bearer token if the header is plainly one, and whether the body is declared JSON."""
-    token = None
-    is_json = False
+    """The bearer token if the header is plainly one, and whether the body is declared JSON.
+
+    Of a repeated header the first counts, as for the framework (``Headers.get``).
+    """
+    authorization: bytes | None = None
+    content_type: bytes | None = None
     for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials and credentials == credentials.strip():
-                token = credentials
-        elif name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
-            is_json = media == b"application/json"
+        if name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"content-type" and content_type is None:
+            content_type = value
+    token = None
+    if authorization is not None:
+        scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and credentials and credentials == credentials.strip():
+            token = credentials
+    is_json = (
+        content_type is not None
+        and content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+    )
     return token, is_json
 
 
