@@ -98,3 +98,36 @@ def test_doctor_names_a_broken_policy_file(tmp_path: Path, store_url: str) -> No
     (settings.policy_dir / "typo.cedar").write_text("permit (principal", encoding="utf-8")
     problems = doctor(settings)["problems"]
     assert any(p.startswith("reveal policies: policy file typo.cedar") for p in problems)  # type: ignore[union-attr]
+
+
+def test_the_guard_alerts_through_the_notifier_given_else_the_log(
+    tmp_path: Path, store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A simulation reports containments itself; a server's go to the log a SIEM tails."""
+    from datetime import UTC, datetime
+
+    from parcelguard.admin import open_reveal_service
+    from parcelguard.reveal.guard import Containment, LogNotifier, MemoryNotifier
+
+    settings = Settings.from_env(file_env(tmp_path, store_url))
+    initialise(settings)
+    kept = MemoryNotifier()
+    quiet = open_reveal_service(settings, notifier=kept)
+    default = open_reveal_service(settings)
+    try:
+        assert quiet.guard is not None
+        assert quiet.guard.notifier is kept
+        assert default.guard is not None
+        assert isinstance(default.guard.notifier, LogNotifier)
+        alert = Containment(
+            1, "E1", datetime.now(UTC), ("unexplained_lookups_refused",), "a1", "guard"
+        )
+        caplog.set_level("WARNING", logger="parcelguard.guard")
+        quiet.guard.notifier.notify(alert)
+        assert kept.sent == [alert]
+        assert not caplog.records
+        default.guard.notifier.notify(alert)
+        assert "contained E1 (alert a1)" in caplog.text
+    finally:
+        quiet.engine.dispose()
+        default.engine.dispose()

@@ -19,7 +19,13 @@ from parcelguard.core.errors import BadInput, KeyError_
 from parcelguard.labels.keys import label_key, label_key_path
 from parcelguard.labels.token import LabelTokens
 from parcelguard.reveal.engine import PolicyEngine
-from parcelguard.reveal.guard import Containments, Guard, GuardConfig, WindowCounters
+from parcelguard.reveal.guard import (
+    Containments,
+    Guard,
+    GuardConfig,
+    Notifier,
+    WindowCounters,
+)
 from parcelguard.reveal.guard.counters_redis import RedisCounters
 from parcelguard.reveal.guard.counters_store import StoreCounters
 from parcelguard.reveal.service import AuditAppend, RevealService
@@ -100,12 +106,16 @@ def open_reveal_service(
     audit_append: AuditAppend | None = None,
     *,
     regime: str = "guarded",
+    notifier: Notifier | None = None,
 ) -> RevealService:
     """The one door, wired to the configured store, keys, policies and audit log.
 
     The policies are parsed here, once; ``audit_append`` defaults to the log's own append
     (one transaction per batch); a server passes a group committer's instead. ``regime``
     ``legacy`` swaps in :data:`LEGACY_POLICY_DIR` and no guard, for the live simulation.
+    ``notifier`` is where the guard sends a containment's alert (default: the
+    ``parcelguard.guard`` log, which a SIEM tails); a simulation that reports its own
+    containments passes a :class:`~parcelguard.reveal.guard.MemoryNotifier`.
     """
     if regime not in REGIMES:
         raise BadInput(f"regime {regime!r}: choose one of {', '.join(REGIMES)}")
@@ -122,13 +132,13 @@ def open_reveal_service(
         clock=clock,
         labels=LabelTokens(label_key(settings, create=False)),
         same_store=True,  # the audit log and the virtual numbers share the store
-        guard=None if regime == "legacy" else open_guard(settings, engine),
+        guard=None if regime == "legacy" else open_guard(settings, engine, notifier),
         # The log's own append runs in the caller's thread: a batch commits once.
         one_transaction=audit_append is None,
     )
 
 
-def open_guard(settings: Settings, engine: sa.Engine) -> Guard:
+def open_guard(settings: Settings, engine: sa.Engine, notifier: Notifier | None = None) -> Guard:
     """The online guard: windows in Redis when PARCELGUARD_REDIS_URL is set, else the store."""
     counters: WindowCounters
     if settings.redis_url:
@@ -136,7 +146,7 @@ def open_guard(settings: Settings, engine: sa.Engine) -> Guard:
     else:
         counters = StoreCounters(engine, flushed_by_a_later_commit=True)
     config = GuardConfig.load(settings.guard_config_file)
-    return Guard(counters, Containments(engine), config)
+    return Guard(counters, Containments(engine), config, notifier=notifier)
 
 
 def initialise(settings: Settings) -> InitReport:

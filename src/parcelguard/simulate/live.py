@@ -33,7 +33,7 @@ from parcelguard.admin import initialise, key_provider, open_reveal_service
 from parcelguard.config import Settings
 from parcelguard.core.errors import BadInput
 from parcelguard.reveal.facts import RevealRequest
-from parcelguard.reveal.guard import Containments, GuardConfig
+from parcelguard.reveal.guard import Containments, GuardConfig, MemoryNotifier
 from parcelguard.reveal.service import RevealDecision, RevealService
 from parcelguard.simulate.into_store import put_world
 from parcelguard.simulate.live_insiders import FIELDS, Insider
@@ -229,7 +229,10 @@ def run_live(
         accesses = _Accesses.of(tables["accesses"])
         first = _moment(accesses.ts[0]) if accesses.ts else datetime.now(UTC)
         clock = _Clock(first)
-        service = open_reveal_service(settings, clock=clock, regime=regime)
+        # The run reports its containments itself; the guard's log lines would repeat them.
+        service = open_reveal_service(
+            settings, clock=clock, regime=regime, notifier=MemoryNotifier()
+        )
         try:
             put_workflow(service.engine, tables)
             numbers = VirtualNumbers(service.engine)
