@@ -122,6 +122,7 @@ ERROR_GLOSSES_ZH: Mapping[str, str] = {
     # reading an events folder (the exchange format)
     "ambiguous_table": "同一张表既有 Parquet 又有 CSV，无法判断用哪一个",
     "bad_csv": "CSV 文件无法读取",
+    "not_utf8": "CSV 文件不是 UTF-8 编码（交换格式要求 UTF-8）",
     "bad_parquet": "Parquet 文件无法读取",
     "no_header": "CSV 文件没有表头",
     "unreadable": "文件无法读取",

@@ -116,6 +116,18 @@ def test_of_a_repeated_header_the_first_counts_as_for_the_framework(
     theirs = framework.post("/v1/reveal", content=body, headers=headers)
     assert ours.json()["allowed"] is False  # decided as C2, the first token
     assert _comparable(ours) == _comparable(theirs)
+    layer = fast_layer(api.app)
+    before = layer.answered
+    typed = [
+        ("authorization", api.auth("C1")["Authorization"]),
+        ("content-type", "text/plain"),
+        ("content-type", "application/json"),
+    ]
+    ours = api.client.post("/v1/reveal", content=body, headers=typed)
+    theirs = framework.post("/v1/reveal", content=body, headers=typed)
+    assert layer.answered == before  # not JSON by its first Content-Type: the framework's
+    assert ours.status_code >= 400
+    assert _comparable(ours) == _comparable(theirs)
 
 
 def _comparable(response: Any) -> dict[str, object]:
@@ -152,7 +164,6 @@ def test_the_fast_path_answers_as_the_framework_and_leaves_the_rest_to_it(
 def test_a_token_not_yet_cached_is_looked_up_by_the_framework_then_answered_fast(
     api: Api,
 ) -> None:
-    layer = fast_layer(api.app) if api.app.middleware_stack else None
     first = api.reveal("C1", 0)
     layer = fast_layer(api.app)
     assert first.json()["allowed"] is True
@@ -176,7 +187,9 @@ def test_the_access_log_names_the_route_for_fast_answers(
     assert records[-1]["status"] == 200
 
 
-def test_a_body_over_the_limit_gets_the_framework_s_answer(api: Api, framework: TestClient) -> None:
+def test_a_body_over_the_limit_gets_the_framework_s_answer(
+    api: Api, framework: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     api.client.get("/v1/audit/head", headers=api.auth("C1"))
     huge = b'{"waybill_no": "' + b"9" * 20_000 + b'"}'
 
@@ -185,7 +198,10 @@ def test_a_body_over_the_limit_gets_the_framework_s_answer(api: Api, framework: 
         yield huge[10_000:]
 
     headers = {**api.auth("C1"), "Content-Type": "application/json"}
+    caplog.set_level("INFO", logger="parcelguard.api.access")
     ours = api.client.post("/v1/reveal", content=chunks(), headers=headers)
     theirs = framework.post("/v1/reveal", content=chunks(), headers=headers)
     assert ours.status_code == 413
     assert _comparable(ours) == _comparable(theirs)
+    logged = [r.access for r in caplog.records if hasattr(r, "access")][-2:]  # type: ignore[attr-defined]
+    assert [(line["route"], line["status"]) for line in logged] == [("/v1/reveal", 413)] * 2

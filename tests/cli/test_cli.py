@@ -109,9 +109,10 @@ def test_a_bad_environment_variable_is_named(tmp_path: Path) -> None:
 
 
 def test_the_demo_tells_every_chapter(env: dict[str, str], tmp_path: Path) -> None:
-    """One full run per backend (each takes minutes): on SQLite in English as JSON, on
-    PostgreSQL in Chinese as the story with its figures written beside it (``--summary``)."""
-    if env["PARCELGUARD_DB"].startswith("sqlite"):
+    """One full run per backend (each takes minutes): on PostgreSQL in English as JSON, on
+    SQLite (which runs everywhere) in Chinese as the story with its figures written beside
+    it (``--summary``)."""
+    if env["PARCELGUARD_DB"].startswith("postgresql"):
         result = invoke(env, "demo", "--no-serve", "--json", "--lang", "en")
         assert result.exit_code == 0, result.stderr
         summary = last_json(result.stdout)
@@ -270,6 +271,9 @@ def test_a_summary_into_a_missing_folder_is_refused_before_the_story(
     assert f"--summary {target}: the folder" in result.stderr
     assert last_json(result.stdout)["error"]["code"] == "bad_input"  # type: ignore[index]
     assert not target.parent.exists()
+    result = invoke(env, "demo", "--no-serve", "--summary", str(tmp_path))
+    assert result.exit_code == 2
+    assert f"--summary {tmp_path}: is a folder" in result.stderr
 
 
 def the_story_in_chinese(stdout: str) -> None:

@@ -212,19 +212,20 @@ def test_whoever_revealed_a_canary_is_ranked_with_it(world: LeakWorld) -> None:
     assert account.revealed == 0  # bait, not a record of a real person
 
 
-def test_a_masked_view_of_a_canary_is_listed_apart_and_not_ranked(world: LeakWorld) -> None:
-    """Slice staff see a canary masked in their work; that view cannot be a file's source."""
+def test_views_that_cannot_be_the_source_are_listed_apart_and_not_ranked(world: LeakWorld) -> None:
+    """Slice staff see a canary masked, or call it through a virtual number, in their work;
+    neither can be the source of a file that holds its real phone."""
     station = _station(world)
     result = _plant(world, "station", station, 1)
     (planted,) = result.planted
     staff = [
         r["employee_id"] for r in world.tables["employees"].to_pylist() if r["site_id"] == station
     ]
-    viewer, revealer = staff[0], staff[1]
+    viewer, caller, revealer = staff[0], staff[1], staff[2]
     at = _end(world) - timedelta(hours=1)
     log = open_audit_log(world.settings)
     try:
-        masked_seq, plain_seq = log.append(
+        masked_seq, vnum_seq, plain_seq = log.append(
             [
                 AuditEntry.at(
                     0,
@@ -240,6 +241,7 @@ def test_a_masked_view_of_a_canary_is_listed_apart_and_not_ranked(world: LeakWor
                 )
                 for who, policy in (
                     (viewer, "warehouse-clerk-parcel-on-site"),  # @form("masked")
+                    (caller, "station-clerk-open-exception"),  # @form("virtual_number")
                     (revealer, "investigation-break-glass"),  # @form("plaintext")
                 )
             ]
@@ -251,12 +253,13 @@ def test_a_masked_view_of_a_canary_is_listed_apart_and_not_ranked(world: LeakWor
     (canary,) = found.attribution.canaries
     assert canary.revealed_by == (revealer,)
     assert canary.evidence_sequences == (plain_seq,)
-    assert canary.masked_by == (viewer,)
-    assert canary.as_dict()["masked_by"] == [viewer]
+    assert canary.viewed_by == tuple(sorted((viewer, caller)))
+    assert canary.as_dict()["viewed_by"] == sorted((viewer, caller))
     ranked = {a.employee_id: a for a in found.attribution.accounts}
     assert ranked[revealer].canary_waybills == (planted.waybill_no,)
     assert viewer not in ranked
-    assert masked_seq not in canary.evidence_sequences
+    assert caller not in ranked
+    assert not {masked_seq, vnum_seq} & set(canary.evidence_sequences)
 
 
 def test_a_sender_canary_is_one_of_the_senders_parcels_and_at_no_site(world: LeakWorld) -> None:

@@ -124,6 +124,7 @@ class RevealFastPath:
         if token is None or not is_json:
             await self.app(scope, receive, send)
             return
+        scope["route"] = self.route  # the access log names it, even for a 413 while reading
         try:
             body, last = await _read_body(receive)
         except Exception as exc:  # over the body limit: the framework's own answer to it
@@ -144,7 +145,6 @@ class RevealFastPath:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["employee_id"] = principal.employee_id
         state["device_id"] = principal.device_id
-        scope["route"] = self.route
         request = RevealRequest(
             actor=principal.employee_id,
             waybill_no=parsed.waybill_no,

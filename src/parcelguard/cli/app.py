@@ -208,8 +208,8 @@ def demo_command(
         Path | None,
         typer.Option(
             "--summary",
-            help="Also write the run's figures (the --json object) to this file, "
-            "while the story is told. 同时把本次的数据写入该文件。",
+            help="Also write the run's figures (the --json object) to this file when "
+            "the story ends. 讲完后把本次的数据写入该文件。",
         ),
     ] = None,
 ) -> None:
@@ -219,14 +219,26 @@ def demo_command(
     language = pick_language(lang)
 
     def action() -> dict[str, object]:
-        if summary is not None and not summary.parent.is_dir():
-            raise BadInput(f"--summary {summary}: the folder {summary.parent} does not exist")
+        if summary is not None:  # checked before the story: it takes minutes
+            _check_writable_file("--summary", summary)
         result = run_demo(Settings.from_env(), language, quiet=json_mode, serve=not no_serve)
         if summary is not None:
             write_text_atomically(summary, json_line({"ok": True, **result}) + "\n")
         return result
 
     finish(json_mode, action, lambda result: lambda console: None, language)
+
+
+def _check_writable_file(option: str, path: Path) -> None:
+    """A file this command may create or replace, or :class:`BadInput` naming the problem."""
+    import os
+
+    if path.is_dir():
+        raise BadInput(f"{option} {path}: is a folder; name a file")
+    if not path.parent.is_dir():
+        raise BadInput(f"{option} {path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise BadInput(f"{option} {path}: the folder {path.parent} is not writable")
 
 
 def _parse_day(option: str, text: str) -> date:

@@ -144,12 +144,14 @@ class CanaryFinding:
     slice_kind: str
     slice_value: str
     revealed_by: tuple[str, ...]
-    """Accounts handed its phone (plaintext, a virtual number, or a form not recorded)."""
+    """Accounts handed what the file holds of it: its phone in plaintext (or in a form the
+    log did not record), or the virtual number the file holds."""
     evidence_sequences: tuple[int, ...]
     slice_accounts: tuple[str, ...]  # for a station slice: the accounts at that station
-    masked_by: tuple[str, ...] = ()
-    """Accounts shown only its masked form: routine for a slice's staff, and not a source
-    of the full values a file holds, so not ranked as having revealed it."""
+    viewed_by: tuple[str, ...] = ()
+    """Accounts handed only a form that cannot be the file's source: the masked form, or a
+    virtual number when the file holds the real phone. Routine for a slice's own staff (a
+    station clerk calls a held parcel's recipient through one), so listed, not ranked."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -159,7 +161,7 @@ class CanaryFinding:
             "revealed_by": list(self.revealed_by),
             "evidence_sequences": list(self.evidence_sequences),
             "slice_accounts": list(self.slice_accounts),
-            "masked_by": list(self.masked_by),
+            "viewed_by": list(self.viewed_by),
         }
 
 
@@ -328,14 +330,21 @@ def _reveals_frame(reveals: Sequence[Reveal]) -> pl.DataFrame:
 def _canary_findings(
     matches: Matches, frame: pl.DataFrame, slice_staff: Mapping[str, Sequence[str]]
 ) -> tuple[CanaryFinding, ...]:
-    hits = matches.canary().unique("waybill_no").sort("waybill_no")
+    pairs = matches.canary()
+    by_vnum = set(
+        pairs.filter(pl.col("kind") == "virtual_number").get_column("waybill_no").to_list()
+    )
+    hits = pairs.unique("waybill_no").sort("waybill_no")
     found = []
     for waybill_no, kind, value in hits.select(
         "waybill_no", "canary_kind", "canary_value"
     ).iter_rows():
         touched = frame.filter(pl.col("waybill_no") == waybill_no)
-        theirs = touched.filter(pl.col("form") != "masked")
-        masked = set(touched.filter(pl.col("form") == "masked").get_column("actor").to_list())
+        sources = ["plaintext", UNRECORDED]
+        if waybill_no in by_vnum:  # the file holds a virtual number bound to it
+            sources.append("virtual_number")
+        theirs = touched.filter(pl.col("form").is_in(sources))
+        viewed = set(touched.filter(~pl.col("form").is_in(sources)).get_column("actor").to_list())
         found.append(
             CanaryFinding(
                 waybill_no=str(waybill_no),
@@ -346,7 +355,7 @@ def _canary_findings(
                 slice_accounts=tuple(sorted(slice_staff.get(str(value), ())))
                 if kind == "station"
                 else (),
-                masked_by=tuple(sorted(masked - set(theirs.get_column("actor").to_list()))),
+                viewed_by=tuple(sorted(viewed - set(theirs.get_column("actor").to_list()))),
             )
         )
     return tuple(found)
