@@ -93,7 +93,10 @@ def test_an_exception_is_closed_by_the_parcels_next_delivery_or_return_only() ->
             "kind": [r[3] for r in rows],
         }
     )
-    status, exceptions = _status_and_exceptions(scans)
+    status, exceptions = (
+        list(zip(*(c if isinstance(c, list) else c.to_pylist() for c in columns), strict=True))
+        for columns in _status_and_exceptions(scans)
+    )
     at = {h: t0 + timedelta(hours=h) for h in range(7)}
     assert status == [
         ("PG000000000001", "S1", at[6], at[3], None),
@@ -107,3 +110,31 @@ def test_an_exception_is_closed_by_the_parcels_next_delivery_or_return_only() ->
         ("PG000000000002", "S2", at[1], at[5]),
         ("PG000000000003", "S3", at[2], None),  # another parcel's delivery never closes it
     ]
+
+
+def test_times_are_written_exactly_as_the_store_writes_one_datetime() -> None:
+    """The column-at-once text for SQLite is the per-value text, to the microsecond."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
+
+    from parcelguard.simulate.workflow import _stored
+    from parcelguard.storage.bulk import _sqlite_stamp
+
+    moments = [
+        datetime(2016, 10, 3, 1, 2, 3, tzinfo=UTC),
+        datetime(2016, 10, 3, 1, 2, 3, 456_789, tzinfo=UTC),
+        None,
+        datetime(2016, 10, 3, 9, 0, 0, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC) + timedelta(days=1),
+    ]
+    expected = [None if m is None else _sqlite_stamp(m) for m in moments]
+    for zone in ("UTC", "Asia/Shanghai"):
+        column = pa.array(moments, type=pa.timestamp("us", tz=zone))
+        assert _stored(column, _sqlite_stamp, sqlite=True) == expected
+        assert _stored(pa.chunked_array([column[:2], column[2:]]), _sqlite_stamp, True) == expected
+        on_postgres = _stored(column, lambda m: m, sqlite=False)
+        assert on_postgres == [None if m is None else m.astimezone(UTC) for m in moments]
+    assert _stored(moments, _sqlite_stamp, sqlite=True) == expected  # Python values, one by one
