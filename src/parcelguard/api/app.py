@@ -55,6 +55,7 @@ from parcelguard.api.fast_reveal import (
     RevealFastPath,
     client_ip,
     decision_response,
+    reveal_request,
 )
 from parcelguard.api.middleware import AccessMiddleware
 from parcelguard.api.models import (
@@ -386,17 +387,7 @@ def _reveal_routes(
         The actor and device are the token's. A denial is HTTP 200 with ``allowed: false``.
         """
         decision = await batcher.reveal(
-            RevealRequest(
-                actor=caller.employee_id,
-                waybill_no=body.waybill_no,
-                field=body.field,
-                purpose=body.purpose,
-                device_id=caller.device_id,
-                channel=caller.channel,
-                ip=_client_ip(request),
-                request_id=request_id_of(request),
-                case_id=body.case_id or "",
-            )
+            reveal_request(body, caller, request.scope, request_id_of(request))
         )
         return decision_response(decision)
 

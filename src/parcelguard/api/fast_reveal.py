@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parcelguard.api.auth import Authenticator, Unauthenticated
+from parcelguard.api.auth import Authenticator, Principal, Unauthenticated
 from parcelguard.api.batching import LoopBatcher, RevealBatcher
 from parcelguard.api.models import RevealBody
 from parcelguard.api.problems import ApiProblem, handler_for
@@ -63,6 +63,26 @@ def decision_response(decision: RevealDecision) -> JSONResponse:
 def client_ip(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else ""
+
+
+def reveal_request(
+    body: RevealBody, caller: Principal, scope: Scope, request_id: str
+) -> RevealRequest:
+    """The service's request for a reveal body: actor, device and channel from the token.
+
+    One place for the endpoint and this layer, so the two cannot drift apart.
+    """
+    return RevealRequest(
+        actor=caller.employee_id,
+        waybill_no=body.waybill_no,
+        field=body.field,
+        purpose=body.purpose,
+        device_id=caller.device_id,
+        channel=caller.channel,
+        ip=client_ip(scope),
+        request_id=request_id,
+        case_id=body.case_id or "",
+    )
 
 
 def _bearer_and_json(scope: Scope) -> tuple[str | None, bool]:
@@ -145,17 +165,7 @@ class RevealFastPath:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["employee_id"] = principal.employee_id
         state["device_id"] = principal.device_id
-        request = RevealRequest(
-            actor=principal.employee_id,
-            waybill_no=parsed.waybill_no,
-            field=parsed.field,
-            purpose=parsed.purpose,
-            device_id=principal.device_id,
-            channel=principal.channel,
-            ip=client_ip(scope),
-            request_id=str(state.get("request_id", "")),
-            case_id=parsed.case_id or "",
-        )
+        request = reveal_request(parsed, principal, scope, str(state.get("request_id", "")))
         self.answered += 1
         try:
             response = decision_response(await self.batcher.reveal(request))
