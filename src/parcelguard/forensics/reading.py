@@ -206,7 +206,7 @@ def sample_text_lines(
     """Up to ``limits.sample_lines`` lines: the head first, then lines from across the file.
 
     Head lines come first so that the header, if any, is line one of the sample. Middle
-    samples start and end at line breaks, so no line is cut.
+    samples start and end at line breaks, so no line is cut. Blank lines are left out.
     """
     samples = read_samples(handle, size, count=9)
     wanted = limits.sample_lines
@@ -220,7 +220,11 @@ def sample_text_lines(
             lines = lines[1:-1]  # the first and last may be cut
         elif len(samples) > 1:
             lines = lines[:-1]
-        lines = [line for line in lines if len(line.encode()) <= limits.max_line_bytes]
+        # Blank lines are no sample (a file may open with thousands of them), and a header
+        # stays the first line of the sample without them.
+        lines = [
+            line for line in lines if line.strip() and len(line.encode()) <= limits.max_line_bytes
+        ]
         out.extend(lines[: wanted // 2] if k == 0 else lines[:per_block])
     return out[:wanted]
 
