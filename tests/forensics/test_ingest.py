@@ -239,3 +239,15 @@ def test_a_case_gets_its_report_and_persons_and_keeps_its_file(tmp_path: Path) -
     with pytest.raises(BadInput, match="already holds another file"):
         ingest_file(other, indexer=INDEXER, case=case)
     assert case.read_json(case.case_file)["source"]["file_name"] == "leak.csv"  # type: ignore[index]
+
+
+def test_thousands_of_blank_lines_before_the_header_change_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "leak.csv"
+    truth = write_leak_file(RECORDS, path, seed=3, options=LeakFileOptions(encoding="gbk"))
+    plain = ingest(path)
+    path.write_bytes(b"\r\n" * 5_000 + path.read_bytes())  # more than the sampled head
+    padded = ingest(path)
+    assert padded["header"] is True
+    assert padded["blank_lines"] == 5_000
+    assert (padded["rows_read"], padded["person_records"]) == (truth.rows, truth.persons)
+    assert padded["columns"] == plain["columns"]

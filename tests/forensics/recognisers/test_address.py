@@ -127,3 +127,23 @@ def test_the_automaton_agrees_with_the_python_scan(cells: list[str]) -> None:
     assert run_expr(AUTOMATON, cells) == [ADDRESS.normalise(c) for c in cells]
     assert run_expr(ADDRESS, cells) == [ADDRESS.normalise(c) for c in cells]
     assert run_extract(AUTOMATON, cells) == [first_found(ADDRESS, c) for c in cells]
+
+
+def test_remembered_addresses_give_the_same_districts_and_memory_is_bounded() -> None:
+    import polars as pl
+
+    cells = ["湖北省荆州市沙市区解放路12号", "朝阳区建国路", None, "北京朝阳区建国路", "解放路"]
+    expected = [ADDRESS.normalise(c) if c is not None else None for c in cells]
+    remembering = AddressRecogniser(memory=3)
+    forgetting = AddressRecogniser(memory=0)
+    for _ in range(2):  # the second batch is answered from memory
+        assert run_expr(remembering, cells) == expected
+        assert run_expr(forgetting, cells) == expected
+    # Four distinct cells would exceed a memory of three: none of that batch is kept.
+    assert remembering._known.height == 0
+    small = AddressRecogniser(memory=2)
+    assert run_expr(small, cells[:2]) == expected[:2]
+    assert small._known.height == 2
+    assert run_expr(small, ["湖北荆州沙市区", *cells[:2]]) == [SHASHI, *expected[:2]]
+    assert small._known.height == 2  # full: the new cell is answered, not remembered
+    assert small.normalise_batch(pl.Series([], dtype=pl.String)).to_list() == []

@@ -55,6 +55,10 @@ _SPACES_RUST: Final = rf"[{RUST_PY_SPACE}]+"
 COUNTRY: Final = "中国"
 _PLACEHOLDER: Final = "市辖区"
 SCAN_LIMIT: Final = 50_000
+MEMORY_LIMIT: Final = 250_000
+_CELL: Final = "cell"
+_ADCODE: Final = "adcode"
+_KNOWN_SCHEMA: Final = {_CELL: pl.String, _ADCODE: pl.String}
 
 
 def short_name(name: str, level: str) -> str | None:
@@ -214,29 +218,66 @@ class AddressRecogniser(Recogniser):
     score: ClassVar[float] = 0.7
     candidates = ""  # literal paths, searched by _scan and extract_many instead of a regex
 
-    def __init__(self, *, scan_limit: int = SCAN_LIMIT) -> None:
+    def __init__(self, *, scan_limit: int = SCAN_LIMIT, memory: int = MEMORY_LIMIT) -> None:
         # Batches with at most this many distinct cells are looked up in Python (exactly
         # the same answer): a dict scan costs ~5 µs a cell, while the vectorised lookups
         # (and the free-text automaton, ~0.5 s to build) have a fixed cost per batch.
         self.scan_limit = scan_limit
+        # Addresses already recognised, up to ``memory`` of them: a leaked file repeats
+        # them (households, buildings, a shop's regular customers) across its blocks,
+        # and a lookup here costs a tenth of recognising one.
+        self.memory = memory
+        self._known = pl.DataFrame(schema=_KNOWN_SCHEMA)
 
     def normalise(self, cell: str) -> str | None:
         return _longest_prefix(_SPACES.sub("", cell).removeprefix(COUNTRY))
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
+        """The district of each cell: remembered ones by one join, the rest recognised once.
+
+        Only distinct cells not met before are recognised; the rest of the batch is one
+        hash join against what earlier batches found (a district, or ``""`` for none).
+        """
         text = cells.cast(pl.String).str.replace_all(_SPACES_RUST, "").str.strip_prefix(COUNTRY)
-        distinct = text.drop_nulls().unique()
-        if len(distinct) <= self.scan_limit:
-            lookup = {cell: _longest_prefix(cell) for cell in distinct.to_list()}
-            return _mapped(text, lookup).alias(cells.name)
+        frame = pl.DataFrame({_CELL: text}).join(
+            self._known, on=_CELL, how="left", maintain_order="left"
+        )
+        unknown = pl.col(_ADCODE).is_null() & pl.col(_CELL).is_not_null()
+        new = frame.filter(unknown).select(pl.col(_CELL).unique())
+        if not new.is_empty():
+            found = new.with_columns(
+                self._recognised(new.get_column(_CELL)).fill_null(_NOT_A_DISTRICT).alias(_ADCODE)
+            )
+            if self._known.height + found.height <= self.memory:
+                self._known = pl.concat([self._known, found], rechunk=True)
+            frame = frame.with_columns(
+                pl.when(unknown)
+                .then(
+                    pl.col(_CELL).replace_strict(
+                        found.get_column(_CELL),
+                        found.get_column(_ADCODE),
+                        default=None,
+                        return_dtype=pl.String,
+                    )
+                )
+                .otherwise(pl.col(_ADCODE))
+                .alias(_ADCODE)
+            )
+        adcode = frame.get_column(_ADCODE)
+        return keep(adcode, adcode != _NOT_A_DISTRICT).alias(cells.name)
+
+    def _recognised(self, cells: pl.Series) -> pl.Series:
+        """The district of each (already cleaned, distinct) cell, or null."""
+        if len(cells) <= self.scan_limit:
+            return pl.Series([_longest_prefix(cell) for cell in cells.to_list()], dtype=pl.String)
         hits = [
-            pl.lit(text)
+            pl.lit(cells)
             .str.slice(0, length)
             .replace_strict(paths, values, default=None, return_dtype=pl.String)
             for length, (paths, values) in _paths_by_length().items()
         ]
         found = pl.select(pl.coalesce(hits)).to_series()
-        return keep(found, found != _NOT_A_DISTRICT).alias(cells.name)
+        return keep(found, found != _NOT_A_DISTRICT)
 
     def find(self, text: str) -> list[Found]:
         """Every district path in free text, leftmost and longest first, without overlaps."""
