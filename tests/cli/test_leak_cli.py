@@ -114,3 +114,18 @@ def test_a_header_that_looks_like_rich_markup_is_shown_as_text(
     assert result.exit_code == 0, result.stderr
     assert "手机[/]" in result.stdout
     assert "[bold]地址" in result.stdout
+
+
+def test_ingest_with_workers_counts_the_same_and_refuses_a_negative_count(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "leak.csv"
+    truth = write_leak_file(RECORDS, path, seed=4, options=LeakFileOptions(encoding="gbk"))
+    result = invoke(home, "leak", "ingest", str(path), "--workers", "2", "--case", "w", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = last_json(result.stdout)
+    assert (report["rows_read"], report["person_records"]) == (truth.rows, truth.persons)
+    assert "read and indexed in 2 worker processes" in report["notes"]  # type: ignore[operator]
+    refused = invoke(home, "leak", "ingest", str(path), "--workers", "-1", "--json")
+    assert refused.exit_code == 2
+    assert "--workers" in refused.stderr

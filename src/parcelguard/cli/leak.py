@@ -91,6 +91,15 @@ def ingest_command(
             "文件首次出现时间。",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Worker processes for a large text file (default: one per CPU; 0: none). "
+            "工作进程数（默认每个 CPU 一个；0 为不用）。",
+        ),
+    ] = None,
     json_mode: JsonOpt = False,
     lang: LangOpt = None,
 ) -> None:
@@ -132,6 +141,7 @@ def ingest_command(
                 first_seen=moment,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 recognisers=recognisers,
+                workers=workers,
             )
         return {**report.as_dict(), "case_dir": str(case_dir.root)}
 

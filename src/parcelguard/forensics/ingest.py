@@ -16,20 +16,21 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import polars as pl
+import pyarrow as pa
 
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import BadInput
+from parcelguard.forensics.blocks import BlockRows, TextLayout, first_text_line
 from parcelguard.forensics.case import CaseDir
 from parcelguard.forensics.classify import Classification, ColumnClass, classify
 from parcelguard.forensics.decoding import (
-    REPLACEMENT,
     Utf8Transcoder,
     detect_encoding,
     read_samples,
@@ -41,6 +42,7 @@ from parcelguard.forensics.persons import (
     REASONS,
     ROW_COLUMNS,
     UNTRUE,
+    PersonCounts,
     RowPlan,
     build_persons,
     compact,
@@ -51,12 +53,12 @@ from parcelguard.forensics.reading import (
     TEXT,
     Dialect,
     LineBlock,
+    LongLine,
     ReadLimits,
     Sheet,
     detect_dialect,
     file_kind,
     iter_line_blocks,
-    lines_frame,
     read_sheets,
     sample_text_lines,
     split_cells,
@@ -64,6 +66,7 @@ from parcelguard.forensics.reading import (
 from parcelguard.forensics.reading import (
     field as cell_field,
 )
+from parcelguard.forensics.workers import IngestWorkers, default_workers
 from parcelguard.vault.blind_index import BlindIndexer
 
 if TYPE_CHECKING:
@@ -155,6 +158,13 @@ class _Tally:
                 self.reasons[reason] += n
         self.kept.append(compact(rows.filter(pl.col(REASON).is_null())).sort("order"))
 
+    def merge(self, block: BlockRows) -> None:
+        self.rows_read += block.rows_read
+        self.blank_lines += block.blank_lines
+        self.reasons.update(block.reasons)
+        if block.kept.height:
+            self.kept.append(block.kept)
+
     def kept_rows(self) -> pl.DataFrame:
         if not self.kept:
             return pl.DataFrame(schema=COMPACT_SCHEMA)
@@ -177,9 +187,17 @@ def ingest_file(
     progress: Progress | None = None,
     recognisers: Sequence[Recogniser] | None = None,
     limits: ReadLimits | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
-    """Ingest ``path``; with a ``case``, write its ``persons.parquet`` and ``case.json``."""
+    """Ingest ``path``; with a ``case``, write its ``persons.parquet`` and ``case.json``.
+
+    ``workers`` is how many worker processes read a text file's blocks and index its
+    persons (0: all in this process); by default one per usable CPU for a file of several
+    blocks, none for a smaller one. The outcome is the same either way.
+    """
     started = time.perf_counter()
+    if workers is not None and workers < 0:
+        raise ValueError(f"ingest_file: workers must be 0 or more, not {workers}")
     limits = limits or ReadLimits()
     chosen = (
         list(recognisers) if recognisers is not None else list(default_recognisers_for_ingest())
@@ -193,11 +211,10 @@ def ingest_file(
     with path.open("rb") as handle:
         kind = file_kind(path, handle.read(8))
     if kind == "text":
-        outcome = _ingest_text(path, size, chosen, by_role, limits, progress)
+        outcome = _ingest_text(path, size, chosen, limits, progress, indexer, workers)
     else:
-        outcome = _ingest_sheets(path, size, kind, chosen, by_role, limits, progress)
-    tally = outcome.tally
-    table, counts = build_persons(tally.kept_rows(), indexer)
+        outcome = _ingest_sheets(path, size, kind, chosen, by_role, limits, progress, indexer)
+    tally, table, counts = outcome.tally, outcome.table, outcome.counts
     by_reason = {reason: tally.reasons.get(reason, 0) for reason in REASONS}
     moment = first_seen or utc_now()
     report = IngestReport(
@@ -252,6 +269,8 @@ class _Outcome:
     columns: list[ColumnClass]
     sheets: list[dict[str, object]]
     tally: _Tally
+    table: pa.Table
+    counts: PersonCounts
     sha256: str
     replaced: int
     notes: list[str]
@@ -280,9 +299,10 @@ def _ingest_text(
     path: Path,
     size: int,
     recognisers: Sequence[Recogniser],
-    by_role: Mapping[str, Recogniser],
     limits: ReadLimits,
     progress: Progress | None,
+    indexer: BlindIndexer,
+    workers: int | None,
 ) -> _Outcome:
     with path.open("rb") as handle:
         decision = detect_encoding(read_samples(handle, size), source=str(path))
@@ -290,45 +310,34 @@ def _ingest_text(
         dialect = detect_dialect(sample)
         classification = _classify_lines(sample, dialect, recognisers)
         plan = RowPlan.of(classification, dialect.columns, ragged_possible=dialect.columns > 1)
+        layout = TextLayout(dialect, plan, limits.max_line_bytes)
+        count = default_workers(size, limits.block_bytes) if workers is None else workers
         handle.seek(0)
         reader = _HashingReader(handle, size, progress)
         transcoder = Utf8Transcoder(decision)
         tally = _Tally()
-        header_pending = classification.header
-        for item in iter_line_blocks(reader, transcoder, limits):  # type: ignore[arg-type]
-            if not isinstance(item, LineBlock):
-                tally.add(_long_line_rows(item.line))
-                continue
-            lines = lines_frame(item)
-            blank = pl.col(TEXT).str.strip_chars() == ""
-            tally.blank_lines += lines.filter(blank).height
-            lines = lines.filter(~blank)
-            if header_pending and not lines.is_empty():
-                lines = lines.slice(1)
-                header_pending = False
-            too_long = pl.col(TEXT).str.len_bytes() > limits.max_line_bytes
-            long_lines = lines.filter(too_long)
-            for line in long_lines.get_column(LINE).to_list():
-                tally.add(_long_line_rows(line))
-            lines = lines.filter(~too_long)
-            unterminated = None
-            if item.at_end and not item.data.endswith(b"\n"):
-                unterminated = item.first_line + item.data.count(b"\n")
-            cells = split_cells(lines, dialect, plan.needed)
-            rows = normalise_rows(
-                cells,
-                plan,
-                by_role,
-                unterminated_line=unterminated,
-                damaged_possible=REPLACEMENT.encode() in item.data,
+        with IngestWorkers(
+            count,
+            layout=layout,
+            recognisers=recognisers,
+            indexer=indexer,
+        ) as pool:
+            blocks = _blocks_with_header(
+                iter_line_blocks(reader, transcoder, limits),  # type: ignore[arg-type]
+                tally,
+                header_pending=classification.header,
             )
-            tally.add(rows)
+            for rows in pool.read_blocks(blocks):
+                tally.merge(rows)
+            table, counts = build_persons(tally.kept_rows(), indexer, pool.digests)
     notes = []
     if transcoder.replaced:
         notes.append(
             f"{transcoder.replaced:,} byte sequence(s) did not decode as {decision.name}; "
             "the cells holding them were not read"
         )
+    if count:
+        notes.append(f"read and indexed in {count} worker processes")
     return _Outcome(
         format="csv" if dialect.columns > 1 else "txt",
         encoding=decision.as_dict(),
@@ -338,10 +347,31 @@ def _ingest_text(
         columns=list(classification.columns),
         sheets=[],
         tally=tally,
+        table=table,
+        counts=counts,
         sha256=reader.digest.hexdigest(),
         replaced=transcoder.replaced,
         notes=notes,
     )
+
+
+def _blocks_with_header(
+    items: Iterable[LineBlock | LongLine], tally: _Tally, *, header_pending: bool
+) -> Iterator[tuple[LineBlock, int | None]]:
+    """Blocks paired with the header's line number (in the block that holds it).
+
+    The header is the file's first non-blank line, so it is found here, before the block
+    goes to a worker; a skipped too-long line is counted as it streams past.
+    """
+    for item in items:
+        if not isinstance(item, LineBlock):
+            tally.add(_long_line_rows(item.line))
+            continue
+        header_line = None
+        if header_pending:
+            header_line = first_text_line(item)
+            header_pending = header_line is None
+        yield item, header_line
 
 
 def _classify_lines(
@@ -379,6 +409,7 @@ def _ingest_sheets(
     by_role: Mapping[str, Recogniser],
     limits: ReadLimits,
     progress: Progress | None,
+    indexer: BlindIndexer,
 ) -> _Outcome:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -409,6 +440,7 @@ def _ingest_sheets(
         if progress is not None:
             progress(size * (k + 1) // max(1, len(sheets)), size)
     header = any(bool(r["header"]) for r in reports)
+    table, counts = build_persons(tally.kept_rows(), indexer)
     return _Outcome(
         format=kind,
         encoding=_spreadsheet_encoding(kind),
@@ -418,6 +450,8 @@ def _ingest_sheets(
         columns=columns,
         sheets=reports,
         tally=tally,
+        table=table,
+        counts=counts,
         sha256=digest.hexdigest(),
         replaced=0,
         notes=[],

@@ -15,7 +15,7 @@ what leaves this module is the persons table of keyed indexes and masked forms.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,14 @@ from parcelguard.forensics.case import PERSONS_SCHEMA
 from parcelguard.forensics.classify import MERGED, Classification
 from parcelguard.forensics.decoding import REPLACEMENT
 from parcelguard.forensics.reading import LINE, NFIELDS, TEXT, field
-from parcelguard.vault.blind_index import INDEX_BYTES, BlindIndexer
+from parcelguard.vault.blind_index import (
+    ID_NUMBER_DOMAIN,
+    INDEX_BYTES,
+    NAME_PHONE_DOMAIN,
+    PHONE_DOMAIN,
+    SEPARATOR,
+    BlindIndexer,
+)
 
 if TYPE_CHECKING:
     from parcelguard.forensics.recognisers.base import Recogniser
@@ -221,13 +228,14 @@ def _values(
         return [pl.col(c) for c in names]
 
     # Addresses repeat across a file (households, buildings) and their recogniser is the
-    # costliest: each distinct address is recognised once and joined back.
-    frame, adcodes = _by_distinct(frame, plan.address_columns, recognisers.get("address"), "_ad")
+    # costliest: it recognises each distinct address once and remembers it.
+    address_of = recognisers.get("address")
+    adcodes = [address_of.expr(c) for c in cols(plan.address_columns)] if address_of else []
     mobile = values("mobile", phones, free_phone)
     vnum = values("virtual_number", phones, free_phone)
     id_number = values("id_number", cols(plan.id_columns), free_id)
     name = values("name", cols(plan.name_columns), free_name)
-    adcode = _coalesce([*cols(adcodes), values("address", [], free_address)])
+    adcode = _coalesce([*adcodes, values("address", [], free_address)])
     waybill = values("waybill", cols(plan.waybill_columns), free_waybill)
     valued = frame.with_columns(
         mobile.alias(MOBILE),
@@ -257,25 +265,6 @@ def _values(
     if rest.is_empty():
         return kept
     return pl.concat([kept, _rejected(rest, plan, recognisers, free_phone, whole_line=whole_line)])
-
-
-def _by_distinct(
-    frame: pl.DataFrame,
-    columns: Sequence[str],
-    recogniser: Recogniser | None,
-    prefix: str,
-) -> tuple[pl.DataFrame, list[str]]:
-    """``recogniser.expr`` of each column, computed on its distinct values and joined back."""
-    if recogniser is None:
-        return frame, []
-    made: list[str] = []
-    for column in columns:
-        out = f"{prefix}_{column}"
-        distinct = frame.select(pl.col(column).unique().drop_nulls())
-        mapped = distinct.with_columns(recogniser.expr(pl.col(column)).alias(out))
-        frame = frame.join(mapped, on=column, how="left")
-        made.append(out)
-    return frame, made
 
 
 def _rejected(
@@ -434,7 +423,13 @@ def _components(pairs: pl.DataFrame) -> pl.Series:
     return pairs.get_column("_label")
 
 
-def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, PersonCounts]:
+# Each slice's index messages in, each slice's digests (16 bytes each, joined) out, in order.
+Digests = Callable[[Iterable[list[bytes]]], Iterable[bytes]]
+
+
+def build_persons(
+    kept: pl.DataFrame, indexer: BlindIndexer, digests: Digests | None = None
+) -> tuple[pa.Table, PersonCounts]:
     """The persons table (PERSONS_SCHEMA) of the kept, compacted rows, and Art. 11's counts.
 
     ``kept`` must be in file order (``order`` ascending): "first" means first in the file.
@@ -442,6 +437,8 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
     persons, and the pairs folded into persons; the rows themselves are never joined, so
     ten million of them are held once. A person's values are the first found in file order;
     the name kept for the name+phone index is the first name on a row that has a mobile.
+    ``digests`` hashes the persons' index messages slice by slice (in worker processes,
+    say); by default ``indexer`` hashes them here.
     """
     virtual = (
         kept.filter(pl.col("_m").is_null() & pl.col("_i").is_null() & pl.col("_v").is_not_null())
@@ -530,7 +527,7 @@ def build_persons(kept: pl.DataFrame, indexer: BlindIndexer) -> tuple[pa.Table, 
         ).height,
     )
     del persons, virtual
-    return _indexed(table_rows, indexer), counts
+    return _indexed(table_rows, indexer, digests), counts
 
 
 _PERSON_FIELDS = (
@@ -551,12 +548,13 @@ _PERSON_FIELDS = (
 INDEX_SLICE = 100_000
 
 
-def _indexed(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
+def _indexed(rows: pl.DataFrame, indexer: BlindIndexer, digests: Digests | None = None) -> pa.Table:
     """Blind indexes and masks of the distinct persons: the only per-value Python step.
 
-    HMAC runs once per distinct person (never per row), in batches through
-    ``BlindIndexer``; about 1 µs each, still the largest single cost of a big file
-    (docs/leak-ingest.md).
+    HMAC runs once per distinct person (never per row), a slice at a time; about 1 µs
+    each, still the largest single cost of a big file (docs/leak-ingest.md). ``digests``
+    turns each slice's messages into their joined digests, in order (worker processes
+    do it for a large file); by default ``indexer`` does it here.
     """
     # Masked once per distinct name, and placed in one pass: a lookup table given per
     # slice is rebuilt per slice (measured 0.09 s a slice for 116 k names).
@@ -566,27 +564,58 @@ def _indexed(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
         pl.col(NAME).replace_strict(names, masked, default=None, return_dtype=pl.String)
     )
     del names, masked
-    parts = [
-        _indexed_slice(rows.slice(start, INDEX_SLICE), indexer)
-        for start in range(0, max(rows.height, 1), INDEX_SLICE)
+    slices = [
+        rows.slice(start, INDEX_SLICE) for start in range(0, max(rows.height, 1), INDEX_SLICE)
     ]
-    return pa.concat_tables(parts)
-
-
-def _indexed_slice(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
-    mobiles = rows.get_column(MOBILE)
-    with_name = rows.get_column("_name_with_mobile").is_not_null() & mobiles.is_not_null()
-    named = rows.filter(with_name)
-    ids = rows.get_column(ID_NUMBER)
-    phone_idx = _scatter(mobiles.is_not_null(), indexer.phones(mobiles.drop_nulls().to_list()))
-    pair_idx = _scatter(
-        with_name,
-        indexer.name_phones(
-            named.get_column("_name_with_mobile").to_list(),
-            named.get_column(MOBILE).to_list(),
-        ),
+    messages = (index_messages(part) for part in slices)
+    if digests is None:
+        joined: Iterable[bytes] = (b"".join(indexer.macs(batch)) for batch in messages)
+    else:
+        joined = digests(messages)
+    return pa.concat_tables(
+        [_indexed_slice(part, one) for part, one in zip(slices, joined, strict=True)]
     )
-    id_idx = _scatter(ids.is_not_null(), indexer.id_numbers(ids.drop_nulls().to_list()))
+
+
+def _messages(domain: bytes, *values: pl.Expr) -> pl.Expr:
+    """The bytes ``BlindIndexer`` hashes for ``values``, as a column (null if any is null)."""
+    parts: list[pl.Expr] = [pl.lit(domain.decode())]
+    for k, value in enumerate(values):
+        if k:
+            parts.append(pl.lit(SEPARATOR.decode()))
+        parts.append(value)
+    return pl.concat_str(parts).cast(pl.Binary)
+
+
+def _index_columns(rows: pl.DataFrame) -> list[tuple[str, pl.Series]]:
+    """Each index column of the persons table and which persons have one, in message order."""
+    mobile = rows.get_column(MOBILE).is_not_null()
+    return [
+        ("phone_bidx", mobile),
+        ("name_phone_bidx", mobile & rows.get_column("_name_with_mobile").is_not_null()),
+        ("id_digest", rows.get_column(ID_NUMBER).is_not_null()),
+    ]
+
+
+def index_messages(rows: pl.DataFrame) -> list[bytes]:
+    """What a slice's indexes hash: its phones, then its name+phone pairs, then its IDs.
+
+    Built as Polars columns, so Python sees each message once, as the bytes handed to the
+    HMAC (building them in Python cost as much again as the hashing).
+    """
+    built = rows.select(
+        _messages(PHONE_DOMAIN, pl.col(MOBILE)).alias("phone"),
+        _messages(NAME_PHONE_DOMAIN, pl.col("_name_with_mobile"), pl.col(MOBILE)).alias("pair"),
+        _messages(ID_NUMBER_DOMAIN, pl.col(ID_NUMBER)).alias("id"),
+    )
+    out: list[bytes] = []
+    for column in built.iter_columns():
+        out.extend(column.drop_nulls().to_list())
+    return out
+
+
+def _indexed_slice(rows: pl.DataFrame, joined: bytes) -> pa.Table:
+    """One slice of persons as the persons table, given its messages' joined digests."""
     out = rows.select(
         pl.col("person_id").cast(pl.Int64),
         (pl.col(MOBILE).str.slice(0, 3) + MASK * 6 + pl.col(MOBILE).str.slice(-2)).alias(
@@ -600,24 +629,27 @@ def _indexed_slice(rows: pl.DataFrame, indexer: BlindIndexer) -> pa.Table:
         pl.col("first_row").cast(pl.Int64),
     )
     table = out.to_arrow()
-    table = table.append_column("phone_bidx", phone_idx)
-    table = table.append_column("name_phone_bidx", pair_idx)
-    table = table.append_column("id_digest", id_idx)
+    start = 0
+    for name, present in _index_columns(rows):
+        count = int(present.sum())
+        piece = joined[start * INDEX_BYTES : (start + count) * INDEX_BYTES]
+        table = table.append_column(name, _scatter(present, piece, count))
+        start += count
+    if start * INDEX_BYTES != len(joined):
+        raise ValueError(f"index: {len(joined)} digest bytes for {start} messages")
     return table.select(PERSONS_SCHEMA.names).cast(PERSONS_SCHEMA)
 
 
-def _scatter(mask: pl.Series, values: list[bytes]) -> pa.Array:
-    """``values`` placed where ``mask`` is true, null elsewhere (in order), without a loop.
+def _scatter(mask: pl.Series, joined: bytes, count: int) -> pa.Array:
+    """``count`` digests (joined in one buffer) placed where ``mask`` is true, null elsewhere.
 
-    The digests are joined into one buffer and viewed as fixed-size binary: converting a
-    list of a million ``bytes`` objects one by one took longer than placing them.
+    The buffer is viewed as fixed-size binary: converting a list of a million ``bytes``
+    objects one by one took longer than placing them.
     """
-    if not values:
+    if not count:
         return pa.nulls(len(mask), type=_INDEX_TYPE)
-    dense = pa.FixedSizeBinaryArray.from_buffers(
-        _INDEX_TYPE, len(values), [None, pa.py_buffer(b"".join(values))]
-    )
-    if len(values) == len(mask):
+    dense = pa.FixedSizeBinaryArray.from_buffers(_INDEX_TYPE, count, [None, pa.py_buffer(joined)])
+    if count == len(mask):
         return dense
     positions = pl.select(
         pl.when(pl.lit(mask)).then(pl.lit(mask).cast(pl.Int64).cum_sum() - 1)

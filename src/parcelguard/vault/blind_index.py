@@ -15,10 +15,17 @@ from parcelguard.core.names import normalise_name
 from parcelguard.core.phone import normalise_cn_mobile
 
 INDEX_BYTES = 16
-_PHONE = b"phone\x00"
-_NAME_PHONE = b"name+phone\x00"
-_ID_NUMBER = b"id-number\x00"
-_SEP = b"\x00"
+# Each kind of index hashes its own domain tag first, so a phone and an ID number that
+# happened to be the same text never share an index. A batch that builds its messages
+# elsewhere (forensics builds them as Polars columns) must build exactly these bytes.
+PHONE_DOMAIN = b"phone\x00"
+NAME_PHONE_DOMAIN = b"name+phone\x00"
+ID_NUMBER_DOMAIN = b"id-number\x00"
+SEPARATOR = b"\x00"
+_PHONE = PHONE_DOMAIN
+_NAME_PHONE = NAME_PHONE_DOMAIN
+_ID_NUMBER = ID_NUMBER_DOMAIN
+_SEP = SEPARATOR
 _BLOCK = 64  # SHA-256's block size, which RFC 2104 pads the key to
 
 
@@ -35,9 +42,17 @@ class BlindIndexer:
     def __init__(self, key: bytes) -> None:
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
+        self._key = key  # for pickling only: the two states below are as secret as the key
         padded = key.ljust(_BLOCK, b"\x00")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def __reduce__(self) -> tuple[type[BlindIndexer], tuple[bytes]]:
+        """An indexer crosses to an ingest's worker processes as its key (pickled, in a pipe)."""
+        return (BlindIndexer, (self._key,))
+
+    def __repr__(self) -> str:
+        return "BlindIndexer(<key hidden>)"
 
     def _mac(self, message: bytes) -> bytes:
         inner = self._inner.copy()
