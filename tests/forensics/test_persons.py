@@ -6,11 +6,19 @@ import secrets
 
 import polars as pl
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parcelguard.core.masking import mask_name, mask_phone
 from parcelguard.forensics.case import PERSONS_SCHEMA
 from parcelguard.forensics.classify import classify
-from parcelguard.forensics.persons import RowPlan, build_persons, compact, normalise_rows
+from parcelguard.forensics.persons import (
+    RowPlan,
+    build_persons,
+    compact,
+    masked_names,
+    normalise_rows,
+)
 from parcelguard.forensics.recognisers import default_recognisers
 from parcelguard.vault.blind_index import BlindIndexer
 
@@ -129,3 +137,41 @@ def test_virtual_numbers_are_records_of_their_own_counted_apart() -> None:
     virtual = [r for r in table.to_pylist() if r["virtual_number"] is not None]
     assert sorted(r["virtual_number"] for r in virtual) == [VNUM, "17112345678"]
     assert all(r["phone_bidx"] is None for r in virtual)
+
+
+NAME_PARTS = ["欧阳", "司马", "王", "张", "三", "丰", "㐀", "a", "B", "·", "*", " ", "先生"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(NAME_PARTS), max_size=5).map("".join), max_size=40))
+def test_masked_names_agree_with_mask_name(names: list[str]) -> None:
+    frame = pl.DataFrame({"name": [*names, None]}, schema={"name": pl.String})
+    masked = frame.select(masked_names(pl.col("name"))).to_series().to_list()
+    assert masked == [*(mask_name(n) for n in names), None]
+
+
+def test_index_columns_are_placed_by_person_with_nulls_between() -> None:
+    _, table, _ = ingest_rows(
+        [
+            ["王五", None, None, ID_B],
+            ["张三", "13812345678", ADDRESS, None],
+            [None, "13912345678", None, ID_A],
+        ]
+    )
+    rows = table.to_pylist()
+    assert [r["phone_bidx"] for r in rows] == [
+        None,
+        INDEXER.phone("13812345678"),
+        INDEXER.phone("13912345678"),
+    ]
+    assert [r["name_phone_bidx"] for r in rows] == [
+        None,
+        INDEXER.name_phone("张三", "13812345678"),
+        None,
+    ]
+    assert [r["id_digest"] for r in rows] == [
+        INDEXER.id_number(ID_B),
+        None,
+        INDEXER.id_number(ID_A),
+    ]
+    assert table.column("phone_bidx").null_count == 1

@@ -28,8 +28,11 @@ from multiprocessing import get_context
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+import pyarrow as pa
+
 from parcelguard.core.errors import BadInput
 from parcelguard.forensics.blocks import BlockRows, TextLayout, read_block
+from parcelguard.forensics.persons import hash_messages
 from parcelguard.forensics.reading import LineBlock
 
 if TYPE_CHECKING:
@@ -106,9 +109,9 @@ def _read_in_worker(block: LineBlock, header_line: int | None) -> BlockRows:
     return read_block(block, _given.layout, _given.recognisers, header_line=header_line)
 
 
-def _digests_in_worker(messages: list[bytes]) -> bytes:
+def _digests_in_worker(messages: pa.Array) -> bytes:
     assert _given.indexer is not None, "worker started without a key"
-    return b"".join(_given.indexer.macs(messages))
+    return hash_messages(_given.indexer, messages)
 
 
 # -- the ingest's side ----------------------------------------------------------------------
@@ -178,7 +181,7 @@ class IngestWorkers:
             return
         yield from self._ordered(_read_in_worker, blocks)
 
-    def digests(self, batches: Iterable[list[bytes]]) -> Iterator[bytes]:
+    def digests(self, batches: Iterable[pa.Array]) -> Iterator[bytes]:
         """Each batch of index messages hashed, the digests of one batch joined, in order.
 
         Only messages cross to a worker and only digests come back: the persons table
@@ -186,7 +189,7 @@ class IngestWorkers:
         """
         if self._pool is None:
             for messages in batches:
-                yield b"".join(self._indexer.macs(messages))
+                yield hash_messages(self._indexer, messages)
             return
         yield from self._ordered(_digests_in_worker, ((batch,) for batch in batches))
 

@@ -47,6 +47,16 @@ MIN_PREFIXES_PER_SEGMENT: Final = 1_000
 
 
 @functools.cache
+def _sorted_real_segments() -> list[str]:
+    return sorted(real_segments())
+
+
+@functools.cache
+def _sorted_stray_prefixes() -> list[str]:
+    return sorted(stray_prefixes())
+
+
+@functools.cache
 def real_segments() -> frozenset[str]:
     """The 3-digit mobile segments carriers issue, from the bundled prefix table."""
     from parcelguard.simulate.reference import mobile_segments
@@ -75,8 +85,8 @@ def is_real_mobile(number: str) -> bool:
 
 def real_mobile_series(number: pl.Series) -> pl.Series:
     """:func:`is_real_mobile` over a column of 11-digit numbers (null stays null)."""
-    return number.str.slice(0, 3).is_in(sorted(real_segments())) | number.str.slice(0, 7).is_in(
-        sorted(stray_prefixes())
+    return number.str.slice(0, 3).is_in(_sorted_real_segments()) | number.str.slice(0, 7).is_in(
+        _sorted_stray_prefixes()
     )
 
 
@@ -109,6 +119,21 @@ def eleven_digits(cell: str) -> str | None:
 def compact_series(cells: pl.Series) -> pl.Series:
     """The cells as normalise_cn_mobile sees them after NFKC and separator removal."""
     return nfkc_series(cells).str.replace_all(PHONE_SEPARATORS_RUST, "")
+
+
+def eleven_digits_of(cells: pl.Series) -> pl.Series:
+    """:func:`eleven_digits_series` of the cleaned cells; plain 11-digit cells skip the cleaning.
+
+    Most phone cells of a leaked file are written plainly, and NFKC plus the separators'
+    regex cost more than the rest of the recogniser together.
+    """
+    cells = cells.cast(pl.String)
+    plain = cells.str.contains(r"^[0-9]{11}$").fill_null(value=False)
+    if plain.all():
+        return cells
+    other = ~plain
+    cleaned = eleven_digits_series(compact_series(cells.filter(other)))
+    return cells.scatter(other.arg_true(), cleaned)
 
 
 def eleven_digits_series(compact: pl.Series) -> pl.Series:
@@ -192,12 +217,12 @@ class MobileRecogniser(Recogniser):
         return "mobile_unknown_segment"
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
-        number = eleven_digits_series(compact_series(cells))
+        number = eleven_digits_of(cells)
         real = real_mobile_series(number)
         return keep(number, real & ~starts_with_any(number, self.vnum_prefixes))
 
     def rejection_batch(self, cells: pl.Series) -> pl.Series:
-        number = eleven_digits_series(compact_series(cells))
+        number = eleven_digits_of(cells)
         untrue = number.str.starts_with("1") & ~real_mobile_series(number)
         reason = pl.Series(cells.name, ["mobile_unknown_segment"] * len(cells), dtype=pl.String)
         return keep(reason, untrue)

@@ -52,7 +52,8 @@ NOT_NAME_WORDS: Final = (
     "地址",
     "电话",
 )
-_TITLE_RUST: Final = rf"^(.+?)(?:{'|'.join(TITLES)})$"
+_TITLE_LENGTH: Final = 2
+assert all(len(t) == _TITLE_LENGTH for t in TITLES)
 _PLAIN_HAN_RUST: Final = rf"^[{HAN}]{{1,16}}$"
 _NAME_SPACES_RUST: Final = rf"[{RUST_PY_SPACE}]+"
 
@@ -83,6 +84,11 @@ def place_words() -> frozenset[str]:
             if len(short) >= 2:
                 words.add(short)
     return frozenset(words)
+
+
+@functools.cache
+def _place_words_sorted() -> list[str]:
+    return sorted(place_words())
 
 
 @functools.cache
@@ -144,20 +150,30 @@ class NameRecogniser(Recogniser):
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
         cells = cells.cast(pl.String)
+        # Most cells are plain Han already: only the others are folded (NFKC, dots, spaces).
         plain = cells.str.contains(_PLAIN_HAN_RUST).fill_null(value=False)
-        folded = (
-            nfkc_series(cells)
-            .str.replace_many(["•", "・", "．"], ["·", "·", "·"])
-            .str.replace_all(_NAME_SPACES_RUST, "")
-            .str.to_lowercase()
-        )
-        name = pl.select(pl.when(plain).then(cells).otherwise(folded)).to_series()
-        untitled = name.str.extract(_TITLE_RUST, 1)
-        name = pl.select(pl.coalesce(untitled, name)).to_series()
+        name = cells
+        if not plain.all():
+            other = ~plain
+            folded = (
+                nfkc_series(cells.filter(other))
+                .str.replace_many(["•", "・", "．"], ["·", "·", "·"])
+                .str.replace_all(_NAME_SPACES_RUST, "")
+                .str.to_lowercase()
+            )
+            name = cells.scatter(other.arg_true(), folded)
+        # The titles are two characters each and none ends another: one is cut at most.
+        size = name.str.len_chars()
+        titled = pl.select(pl.any_horizontal([name.str.ends_with(t) for t in TITLES])).to_series()
+        name = pl.select(
+            pl.when(titled & (size > _TITLE_LENGTH))
+            .then(name.str.slice(0, size - _TITLE_LENGTH))
+            .otherwise(name)
+        ).to_series()
         good = (
             name.str.contains(f"^(?:{_shape()})$")
             & ~name.str.contains(_not_a_name())
-            & ~name.is_in(sorted(place_words()))
+            & ~name.is_in(_place_words_sorted())
         )
         return keep(name, good).alias(cells.name)
 

@@ -17,8 +17,7 @@ import polars as pl
 from parcelguard.forensics.recognisers.base import Recogniser, Role, keep
 from parcelguard.forensics.recognisers.mobile import (
     PHONE_CANDIDATES,
-    compact_series,
-    eleven_digits_series,
+    eleven_digits_of,
     starts_with_any,
 )
 from parcelguard.vnum.numbers import (
@@ -62,7 +61,7 @@ class VirtualNumberRecogniser(Recogniser):
             return None
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
-        number = eleven_digits_series(compact_series(cells))
+        number = eleven_digits_of(cells)
         return keep(number, starts_with_any(number, self.prefixes))
 
     def reason(self, normalised: str) -> str:

@@ -85,6 +85,8 @@ class WaybillRecogniser(Recogniser):
         self.carriers: tuple[tuple[str, str], ...] = ((OURS, waybill_pattern), *OTHER_CARRIERS)
         self._whole = [(name, re.compile(pattern, re.ASCII)) for name, pattern in self.carriers]
         self._whole_rust = [(name, _rust_ascii(pattern)) for name, pattern in self.carriers]
+        # One pass over a column for "is it any carrier's number" (the carrier is asked apart).
+        self._any_whole = "^(?:" + "|".join(f"(?:{p})" for _, p in self._whole_rust) + ")$"
         alternatives = "|".join(f"(?:{pattern})" for _, pattern in self.carriers)
         self.candidates = rf"\b(?i:{alternatives})\b"
         self._rust_candidates = rf"(?-u:\b){_rust_ascii(alternatives, 'i')}(?-u:\b)"
@@ -123,10 +125,7 @@ class WaybillRecogniser(Recogniser):
 
     def normalise_batch(self, cells: pl.Series) -> pl.Series:
         value = self._upper(cells)
-        matched = pl.Series([False] * len(cells), dtype=pl.Boolean)
-        for _, pattern in self._whole_rust:
-            matched = matched | value.str.contains(f"^{pattern}$").fill_null(value=False)
-        return keep(value, matched)
+        return keep(value, value.str.contains(self._any_whole).fill_null(value=False))
 
     def reason(self, normalised: str) -> str:
         return f"carrier:{self.carrier_of(normalised)}"
