@@ -175,3 +175,35 @@ def test_index_columns_are_placed_by_person_with_nulls_between() -> None:
         INDEXER.id_number(ID_A),
     ]
     assert table.column("phone_bidx").null_count == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.none() | st.integers(0, 6), st.none() | st.integers(0, 6)).filter(
+            lambda pair: pair != (None, None)
+        ),
+        unique=True,
+        max_size=25,
+    )
+)
+def test_components_are_those_of_a_union_find(pairs: list[tuple[int | None, int | None]]) -> None:
+    from parcelguard.forensics.persons import _components
+
+    parent = list(range(len(pairs)))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for a, (ma, ia) in enumerate(pairs):
+        for b, (mb, ib) in enumerate(pairs[:a]):
+            if (ma is not None and ma == mb) or (ia is not None and ia == ib):
+                parent[root(a)] = root(b)
+    expected = [min(k for k in range(len(pairs)) if root(k) == root(j)) for j in range(len(pairs))]
+    frame = pl.DataFrame(
+        {"_m": [m for m, _ in pairs], "_i": [i for _, i in pairs], "_label": range(len(pairs))},
+        schema={"_m": pl.Int64, "_i": pl.Int64, "_label": pl.Int64},
+    )
+    assert _components(frame).to_list() == expected

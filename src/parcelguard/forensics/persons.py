@@ -415,11 +415,27 @@ def _components(pairs: pl.DataFrame) -> pl.Series:
 
     Label propagation: every pair takes the smallest label of any pair sharing its mobile or
     its ID, until nothing changes. Labels start as each pair's first row order, so a
-    component's label is its first row's. When no pair holds both, every pair is already a
-    component.
+    component's label is its first row's. Only pairs that share a number with another pair
+    take part: a pair whose mobile and ID are both its own is a component already, and in
+    a leaked file nearly every pair is one.
     """
-    linked = pairs.filter(pl.col("_m").is_not_null() & pl.col("_i").is_not_null()).height
-    while linked:
+    shared = pl.lit(value=False)
+    for column in ("_m", "_i"):
+        counts = pairs.get_column(column).drop_nulls().value_counts(name="_n")
+        repeated = counts.filter(pl.col("_n") > 1).get_column(column)
+        if len(repeated):
+            shared = shared | pl.col(column).is_in(repeated.implode())
+    involved = pairs.with_row_index("_row").filter(shared)
+    if involved.is_empty():
+        return pairs.get_column("_label")
+    found = _propagated(involved.select("_m", "_i", "_label"))
+    labels = pairs.get_column("_label").clone()
+    return labels.scatter(involved.get_column("_row"), found)
+
+
+def _propagated(pairs: pl.DataFrame) -> pl.Series:
+    """Label propagation over ``pairs`` until no label changes (see :func:`_components`)."""
+    while True:
         by_mobile = (
             pairs.filter(pl.col("_m").is_not_null())
             .group_by("_m")
@@ -438,8 +454,7 @@ def _components(pairs: pl.DataFrame) -> pl.Series:
         changed = updated.filter(pl.col("_next") != pl.col("_label")).height
         pairs = updated.select("_m", "_i", pl.col("_next").alias("_label"))
         if not changed:
-            break
-    return pairs.get_column("_label")
+            return pairs.get_column("_label")
 
 
 # Each slice's index messages in, each slice's digests (16 bytes each, joined) out, in order.
