@@ -39,6 +39,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -68,13 +69,15 @@ MIB = 1024 * 1024
 Figures = dict[str, float]
 Finds = list[tuple[set[str], set[str]]]  # per row: (phones, ID numbers) found, normalised
 
-# The child: ingest the file as `parcelguard leak ingest` would, without a case.
+# The child: ingest the file as `parcelguard leak ingest` would, without a case. Run as
+# `-c`, it has no main module for the spawned workers to import again.
 _CHILD = """
 import json, os, resource, sys
 from pathlib import Path
 from parcelguard.forensics.ingest import ingest_file
 from parcelguard.vault.blind_index import BlindIndexer
-report = ingest_file(Path(sys.argv[1]), indexer=BlindIndexer(os.urandom(32)))
+workers = None if sys.argv[2] == "default" else int(sys.argv[2])
+report = ingest_file(Path(sys.argv[1]), indexer=BlindIndexer(os.urandom(32)), workers=workers)
 print(json.dumps({"report": report.as_dict(),
                   "self_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
@@ -99,8 +102,9 @@ def ratio(a: float, b: float) -> float:
 # -- memory of a process tree -----------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _parents() -> dict[int, int]:
+    """Every process's parent, from one pass over ``/proc``."""
+    found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -109,8 +113,7 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
         # "pid (comm) state ppid ...": comm may hold spaces, so split after its last ')'
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-            found.append(int(entry.name))
+        found[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
     return found
 
 
@@ -128,7 +131,9 @@ class TreeMemory:
     """Samples the summed PSS of a process and its descendants (shared pages counted once
     in proportion, so forked workers are not double-counted as RSS would be)."""
 
-    def __init__(self, pid: int, every_s: float = 0.25) -> None:
+    # Once a second: reading smaps_rollup walks a multi-GB process's page tables under its
+    # memory lock, so sampling costs the measured process; a peak lasts seconds anyway.
+    def __init__(self, pid: int, every_s: float = 1.0) -> None:
         self.pid, self.every_s, self.peak_kib = pid, every_s, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -136,11 +141,12 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            parents = _parents()
             tree, todo = [], [self.pid]
             while todo:
                 pid = todo.pop()
                 tree.append(pid)
-                todo += _children(pid)
+                todo += [child for child, parent in parents.items() if parent == pid]
             self.peak_kib = max(self.peak_kib, sum(_pss_kib(p) for p in tree))
             self._stop.wait(self.every_s)
 
@@ -153,7 +159,7 @@ class TreeMemory:
 # -- part 1 and 2: the bulk file and ingest at scale ------------------------------------------
 
 
-def bench_bulk(folder: Path, rows: int, seed: int, figures: Figures) -> None:
+def bench_bulk(folder: Path, rows: int, seed: int, figures: Figures, *, baseline: bool) -> None:
     path = folder / "leak-bulk.csv"
     say(f"\n[1] writing {rows:,} messy GBK rows (bulk simulator) to {path}")
     began = time.perf_counter()
@@ -178,24 +184,7 @@ def bench_bulk(folder: Path, rows: int, seed: int, figures: Figures) -> None:
     del truth
 
     say(f"\n[2] ingest_file on it in a child process (targets {TARGET_INGEST_S:.0f} s, {TARGET_INGEST_MIB:,.0f} MiB)")  # fmt: skip
-    began = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    memory = TreeMemory(child.pid)
-    out, err = child.communicate()
-    ingest_s = time.perf_counter() - began
-    tree_mib = memory.stop()
-    if child.returncode != 0:
-        raise SystemExit(f"ingest failed ({child.returncode}):\n{err[-3000:]}")
-    import resource
-
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    report = json.loads(out.strip().splitlines()[-1])["report"]
-    path.unlink()
+    ingest_s, peak_mib, tree_mib, report = _ingest_in_child(path, "default")
     figures["ingest_s"] = round(ingest_s, 1)
     figures["ingest_rows_per_s"] = round(rate(rows, ingest_s))
     figures["ingest_peak_rss_mib"] = round(peak_mib)
@@ -203,9 +192,45 @@ def bench_bulk(folder: Path, rows: int, seed: int, figures: Figures) -> None:
     figures["ingest_target_s_ratio"] = ratio(ingest_s, TARGET_INGEST_S)
     figures["ingest_target_mib_ratio"] = ratio(max(peak_mib, tree_mib), TARGET_INGEST_MIB)
     compare_counts("ingest", report, counts, figures)
+    notes = [n for n in report["notes"] if "worker" in n]
     say(f"    {ingest_s:.1f} s ({mark(ingest_s <= TARGET_INGEST_S)}), {rate(rows, ingest_s):,.0f} rows/s, "
         f"peak RSS {peak_mib:,.0f} MiB, tree PSS {tree_mib:,.0f} MiB "
-        f"({mark(max(peak_mib, tree_mib) <= TARGET_INGEST_MIB)}); ingest's own clock {report['seconds']} s")  # fmt: skip
+        f"({mark(max(peak_mib, tree_mib) <= TARGET_INGEST_MIB)}); ingest's own clock {report['seconds']} s; "
+        f"{notes[0] if notes else 'no workers'}")  # fmt: skip
+    if baseline:
+        say("\n[2b] the same in one process (--workers 0), the baseline of the workers")
+        alone_s, alone_mib, alone_tree, alone = _ingest_in_child(path, "0")
+        figures["one_process_ingest_s"] = round(alone_s, 1)
+        figures["one_process_peak_rss_mib"] = round(alone_mib)
+        figures["workers_speed_ratio"] = ratio(alone_s, ingest_s)
+        same = {k: v for k, v in alone.items() if k not in ("seconds", "first_seen", "notes")}
+        ours = {k: v for k, v in report.items() if k not in ("seconds", "first_seen", "notes")}
+        figures["one_process_same_report_ratio"] = 1.0 if same == ours else 0.0
+        say(f"    {alone_s:.1f} s, peak RSS {alone_mib:,.0f} MiB, tree PSS {alone_tree:,.0f} MiB; "
+            f"workers {ratio(alone_s, ingest_s):.2f}x faster; reports {'equal' if same == ours else 'DIFFER'}")  # fmt: skip
+    path.unlink()
+
+
+def _ingest_in_child(path: Path, workers: str) -> tuple[float, float, float, dict[str, Any]]:
+    """``ingest_file`` in a child process: wall seconds, its peak RSS, tree PSS, the report."""
+    began = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), workers],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    memory = TreeMemory(child.pid)
+    out, err = child.communicate()
+    seconds = time.perf_counter() - began
+    tree_mib = memory.stop()
+    if child.returncode != 0:
+        raise SystemExit(f"ingest failed ({child.returncode}):\n{err[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    # The largest process of the tree: the child itself (workers are smaller; the tree PSS
+    # counts them too).
+    peak_mib = result["self_maxrss_kib"] / 1024
+    return seconds, peak_mib, tree_mib, result["report"]
 
 
 def compare_counts(
@@ -470,6 +495,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=20_000, help="rows of the recall sample")
     parser.add_argument("--seed", type=int, default=2016)
     parser.add_argument("--tmp", type=Path, default=None, help="folder for the temporary files")
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the one-process ingest that the workers are compared with",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.sample < 100:
         parser.error("--rows must be at least 1 and --sample at least 100")
@@ -484,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"leak ingest benchmark at {commit()}: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pg-leak-bench-", dir=args.tmp) as tmp:
         folder = Path(tmp)
-        bench_bulk(folder, args.rows, args.seed, figures)
+        bench_bulk(folder, args.rows, args.seed, figures, baseline=args.baseline)
         bench_sample(folder, args.sample, args.seed + 1, figures)
     figures["total_s"] = round(time.perf_counter() - started, 1)
     say(f"\ntotal {figures['total_s']} s")

@@ -35,6 +35,7 @@ from parcelguard.forensics.decoding import (
     detect_encoding,
     read_samples,
 )
+from parcelguard.forensics.hashers import Hashers
 from parcelguard.forensics.persons import (
     COMPACT_SCHEMA,
     LINE_TOO_LONG,
@@ -66,7 +67,7 @@ from parcelguard.forensics.reading import (
 from parcelguard.forensics.reading import (
     field as cell_field,
 )
-from parcelguard.forensics.workers import IngestWorkers, default_workers
+from parcelguard.forensics.workers import BlockReaders, default_workers
 from parcelguard.vault.blind_index import BlindIndexer
 
 if TYPE_CHECKING:
@@ -316,20 +317,17 @@ def _ingest_text(
         reader = _HashingReader(handle, size, progress)
         transcoder = Utf8Transcoder(decision)
         tally = _Tally()
-        with IngestWorkers(
-            count,
-            layout=layout,
-            recognisers=recognisers,
-            indexer=indexer,
-        ) as pool:
+        with BlockReaders(count, layout=layout, recognisers=recognisers) as readers:
             blocks = _blocks_with_header(
                 iter_line_blocks(reader, transcoder, limits),  # type: ignore[arg-type]
                 tally,
                 header_pending=classification.header,
             )
-            for rows in pool.read_blocks(blocks):
+            for rows in readers.read_blocks(blocks):
                 tally.merge(rows)
-            table, counts = build_persons(tally.kept_rows(), indexer, pool.digests)
+        # The block workers have gone; the hashers start while the persons are linked.
+        with Hashers(count, indexer) as hashers:
+            table, counts = build_persons(tally.kept_rows(), indexer, hashers.digests)
     notes = []
     if transcoder.replaced:
         notes.append(

@@ -28,6 +28,7 @@ from parcelguard.core.names import COMPOUND_SURNAMES
 from parcelguard.forensics.case import PERSONS_SCHEMA
 from parcelguard.forensics.classify import MERGED, Classification
 from parcelguard.forensics.decoding import REPLACEMENT
+from parcelguard.forensics.hashers import hash_messages
 from parcelguard.forensics.reading import LINE, NFIELDS, TEXT, field
 from parcelguard.vault.blind_index import (
     ID_NUMBER_DOMAIN,
@@ -637,11 +638,6 @@ def index_messages(rows: pl.DataFrame) -> pa.Array:
     )
     column = pl.concat([built.get_column(c).drop_nulls() for c in built.columns])
     return column.to_arrow()
-
-
-def hash_messages(indexer: BlindIndexer, messages: pa.Array) -> bytes:
-    """The joined 16-byte digests of ``messages`` (an Arrow binary array without nulls)."""
-    return b"".join(indexer.macs(messages.to_pylist()))
 
 
 def _indexed_slice(rows: pl.DataFrame, joined: bytes) -> pa.Table:
