@@ -207,3 +207,77 @@ def test_components_are_those_of_a_union_find(pairs: list[tuple[int | None, int 
         schema={"_m": pl.Int64, "_i": pl.Int64, "_label": pl.Int64},
     )
     assert _components(frame).to_list() == expected
+
+
+KEPT_SCHEMA = {
+    "order": pl.Int64,
+    "line": pl.Int64,
+    "_m": pl.Int64,
+    "_i": pl.Int64,
+    "name": pl.String,
+    "_ad": pl.UInt32,
+    "_v": pl.Int64,
+    "waybill": pl.String,
+}
+MOBILES = [13812345678 + k for k in range(5)]
+IDS = [int(ID_A[:17]) * 11 + 6, int(ID_B[:17]) * 11 + 4]  # compact() form of ID_A, ID_B
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.none() | st.sampled_from(MOBILES),
+            st.none() | st.sampled_from(IDS),
+            st.none() | st.sampled_from(["张三", "李四"]),
+        ).filter(lambda row: row[0] is not None or row[1] is not None),
+        min_size=1,
+        max_size=14,
+    )
+)
+def test_persons_are_the_components_of_the_rows_in_file_order(
+    rows: list[tuple[int | None, int | None, str | None]],
+) -> None:
+    kept = pl.DataFrame(
+        {
+            "order": range(1, len(rows) + 1),
+            "line": range(1, len(rows) + 1),
+            "_m": [m for m, _, _ in rows],
+            "_i": [i for _, i, _ in rows],
+            "name": [n for _, _, n in rows],
+            "_ad": [None] * len(rows),
+            "_v": [None] * len(rows),
+            "waybill": [None] * len(rows),
+        },
+        schema=KEPT_SCHEMA,
+    )
+    table, counts = build_persons(kept, INDEXER)
+    parent = list(range(len(rows)))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for a, (ma, ia, _) in enumerate(rows):
+        for b in range(a):
+            mb, ib, _ = rows[b]
+            if (ma is not None and ma == mb) or (ia is not None and ia == ib):
+                parent[root(a)] = root(b)
+    members: dict[int, list[int]] = {}
+    for k in range(len(rows)):
+        members.setdefault(root(k), []).append(k)
+    components = sorted(members.values(), key=min)
+    assert counts.person_records == len(components)
+    assert table.column("first_row").to_pylist() == [min(c) + 1 for c in components]
+    assert table.column("rows").to_pylist() == [len(c) for c in components]
+    several = sum(
+        1
+        for c in components
+        if len({rows[k][0] for k in c} - {None}) > 1 or len({rows[k][1] for k in c} - {None}) > 1
+    )
+    assert counts.persons_with_several_numbers == several
+    for person, component in zip(table.to_pylist(), components, strict=True):
+        first_mobile = next((rows[k][0] for k in component if rows[k][0] is not None), None)
+        expected = INDEXER.phone(str(first_mobile)) if first_mobile is not None else None
+        assert person["phone_bidx"] == expected

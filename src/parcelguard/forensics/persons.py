@@ -420,18 +420,24 @@ def _components(pairs: pl.DataFrame) -> pl.Series:
     take part: a pair whose mobile and ID are both its own is a component already, and in
     a leaked file nearly every pair is one.
     """
+    return _linked(pairs)[0]
+
+
+def _linked(pairs: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """:func:`_components`, and whether each pair shares a number with another pair."""
     shared = pl.lit(value=False)
     for column in ("_m", "_i"):
         counts = pairs.get_column(column).drop_nulls().value_counts(name="_n")
         repeated = counts.filter(pl.col("_n") > 1).get_column(column)
         if len(repeated):
             shared = shared | pl.col(column).is_in(repeated.implode())
-    involved = pairs.with_row_index("_row").filter(shared)
-    if involved.is_empty():
-        return pairs.get_column("_label")
+    mask = pairs.select(shared.fill_null(value=False).alias("_shared")).to_series()
+    if not mask.any():
+        return pairs.get_column("_label"), mask
+    involved = pairs.with_row_index("_row").filter(mask)
     found = _propagated(involved.select("_m", "_i", "_label"))
     labels = pairs.get_column("_label").clone()
-    return labels.scatter(involved.get_column("_row"), found)
+    return labels.scatter(involved.get_column("_row"), found), mask
 
 
 def _propagated(pairs: pl.DataFrame) -> pl.Series:
@@ -512,9 +518,26 @@ def build_persons(
         )
     )
     del rows
-    labels = _components(by_pair.select("_m", "_i", pl.col("_first").alias("_label")))
-    persons = (
-        by_pair.with_columns(labels)
+    labels, shared = _linked(by_pair.select("_m", "_i", pl.col("_first").alias("_label")))
+    paired = by_pair.with_columns(labels)
+    # A pair that shares no number is a person by itself: only the others are grouped, and
+    # sorting by label restores the order of first rows (a component's label is its first).
+    alone = paired.filter(~shared).select(
+        "_label",
+        "_m",
+        "_i",
+        "_name_with_mobile",
+        NAME,
+        "_ad",
+        "_v",
+        WAYBILL,
+        "rows",
+        "first_row",
+        pl.col("_m").is_not_null().cast(pl.UInt32).alias("_mobiles"),
+        pl.col("_i").is_not_null().cast(pl.UInt32).alias("_ids"),
+    )
+    grouped = (
+        paired.filter(shared)
         .group_by("_label", maintain_order=True)
         .agg(
             pl.col("_m").first(ignore_nulls=True),
@@ -526,11 +549,13 @@ def build_persons(
             pl.col(WAYBILL).first(ignore_nulls=True),
             pl.col("rows").sum().cast(pl.Int32),
             pl.col("first_row").first(),
-            pl.col("_m").drop_nulls().n_unique().alias("_mobiles"),
-            pl.col("_i").drop_nulls().n_unique().alias("_ids"),
+            pl.col("_m").drop_nulls().n_unique().cast(pl.UInt32).alias("_mobiles"),
+            pl.col("_i").drop_nulls().n_unique().cast(pl.UInt32).alias("_ids"),
         )
     )
-    del by_pair, labels
+    persons = pl.concat([alone, grouped]).sort("_label") if grouped.height else alone
+    del paired, alone, grouped
+    del by_pair, labels, shared
     table_rows = (
         pl.concat([persons.select(_PERSON_FIELDS), virtual.select(_PERSON_FIELDS)])
         .with_row_index("person_id")
