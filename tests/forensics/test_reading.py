@@ -210,3 +210,14 @@ def test_dialect_as_dict_names_the_delimiter() -> None:
         "columns": 4,
         "consistency": 0.97,
     }
+
+
+def test_the_sample_and_the_read_agree_on_what_a_blank_line_is() -> None:
+    import polars as pl
+
+    from parcelguard.forensics.reading import WHITE_SPACE
+
+    stripped = [c for c in range(0x3001) if pl.Series([chr(c)]).str.strip_chars()[0] == ""]
+    assert stripped == sorted(map(ord, WHITE_SPACE))
+    assert "\x1f".strip() == ""  # Python's own strip would call this line blank
+    assert "\x1f".strip(WHITE_SPACE) == "\x1f"

@@ -83,17 +83,43 @@ def test_small_files_are_read_in_process_and_large_ones_by_workers(tmp_path: Pat
     assert not any("worker" in n for n in report["notes"])  # type: ignore[union-attr]
 
 
-def test_the_indexer_crosses_to_a_worker_as_its_key_and_hides_it() -> None:
+def test_the_indexer_is_never_pickled_and_its_key_leaves_only_on_purpose() -> None:
     key = secrets.token_bytes(32)
     indexer = BlindIndexer(key)
-    copy = pickle.loads(pickle.dumps(indexer))
+    with pytest.raises(TypeError, match="not pickled"):
+        pickle.dumps(indexer)
+    copy = BlindIndexer(indexer.unsafe_export_key())
     assert copy.phone("13812345678") == indexer.phone("13812345678")
     assert copy.name_phone("张三", "13812345678") == indexer.name_phone("张三", "13812345678")
     assert key.hex() not in repr(indexer)
     long_key = secrets.token_bytes(100)  # hashed to 32 bytes first, as RFC 2104 says
-    assert pickle.loads(pickle.dumps(BlindIndexer(long_key))).phone("13812345678") == (
-        BlindIndexer(long_key).phone("13812345678")
+    exported = BlindIndexer(long_key).unsafe_export_key()
+    assert len(exported) == 32
+    assert BlindIndexer(exported).phone("13812345678") == BlindIndexer(long_key).phone(
+        "13812345678"
     )
+
+
+def test_address_memory_is_shared_safely_by_threads_and_forgotten() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import polars as pl
+
+    from parcelguard.forensics.recognisers import AddressRecogniser
+
+    records = synthetic_records(3_000, seed=12)
+    cells = pl.Series([r.address for r in records], dtype=pl.String)
+    expected = [AddressRecogniser(memory=0).normalise(c) for c in cells.to_list()]
+    shared = AddressRecogniser()
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: shared.normalise_batch(cells).to_list(), range(8)))
+    assert all(answer == expected for answer in answers)
+    assert shared._known.height == shared._known.get_column("cell").n_unique() > 0
+    restored = pickle.loads(pickle.dumps(shared))  # crosses to a worker without its memory
+    assert restored._known.height == 0
+    assert restored.normalise_batch(cells).to_list() == expected
+    shared.forget()
+    assert shared._known.height == 0
 
 
 @pytest.mark.parametrize("workers", [-1])

@@ -4,7 +4,8 @@ The persons of a large file are indexed after the blocks are read, so the block 
 (each holding Polars, the recognisers' tables and what its blocks left behind) are gone by
 then; these workers import only the indexer and Arrow, so the ingest's peak memory is its
 own plus little. A slice's messages cross as one Arrow array (two buffers in the pipe) and
-its digests come back joined into one ``bytes``.
+its digests come back joined into one ``bytes``. The key crosses once, to each worker as it
+starts (``BlindIndexer.unsafe_export_key``); a ``BlindIndexer`` itself refuses to be pickled.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class _Key:
     indexer: BlindIndexer | None = None
 
 
-def _start(indexer: BlindIndexer) -> None:
-    _Key.indexer = indexer
+def _start(key: bytes) -> None:
+    _Key.indexer = BlindIndexer(key)
 
 
 def _digests(messages: pa.Array) -> bytes:
@@ -43,7 +44,9 @@ class Hashers:
     def __init__(self, count: int, indexer: BlindIndexer) -> None:
         self.count = count
         self._indexer = indexer
-        self._pool = OrderedPool(count, _start, (indexer,)) if count > 0 else None
+        self._pool = (
+            OrderedPool(count, _start, (indexer.unsafe_export_key(),)) if count > 0 else None
+        )
 
     def __enter__(self) -> Hashers:
         return self

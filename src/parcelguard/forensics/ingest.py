@@ -211,10 +211,16 @@ def ingest_file(
         raise BadInput(f"{path}: empty")
     with path.open("rb") as handle:
         kind = file_kind(path, handle.read(8))
-    if kind == "text":
-        outcome = _ingest_text(path, size, chosen, limits, progress, indexer, workers)
-    else:
-        outcome = _ingest_sheets(path, size, kind, chosen, by_role, limits, progress, indexer)
+    try:
+        if kind == "text":
+            outcome = _ingest_text(path, size, chosen, limits, progress, indexer, workers)
+        else:
+            outcome = _ingest_sheets(path, size, kind, chosen, by_role, limits, progress, indexer)
+    finally:
+        for recogniser in chosen:  # what a recogniser remembered of this file (plaintext)
+            forget = getattr(recogniser, "forget", None)
+            if callable(forget):
+                forget()
     tally, table, counts = outcome.tally, outcome.table, outcome.counts
     by_reason = {reason: tally.reasons.get(reason, 0) for reason in REASONS}
     moment = first_seen or utc_now()

@@ -223,10 +223,22 @@ def sample_text_lines(
         # Blank lines are no sample (a file may open with thousands of them), and a header
         # stays the first line of the sample without them.
         lines = [
-            line for line in lines if line.strip() and len(line.encode()) <= limits.max_line_bytes
+            line
+            for line in lines
+            if line.strip(WHITE_SPACE) and len(line.encode()) <= limits.max_line_bytes
         ]
         out.extend(lines[: wanted // 2] if k == 0 else lines[:per_block])
     return out[:wanted]
+
+
+# What Polars' ``str.strip_chars()`` strips (Unicode White_Space), which decides what a blank
+# line is when the file is read; Python's ``str.strip`` also strips \x1c-\x1f, so the sample
+# uses this set to agree with the read.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 # -- text: delimiter and cells --------------------------------------------------------------

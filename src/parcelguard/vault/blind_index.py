@@ -42,14 +42,25 @@ class BlindIndexer:
     def __init__(self, key: bytes) -> None:
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
-        self._key = key  # for pickling only: the two states below are as secret as the key
+        self._key = key  # for unsafe_export_key: the two states below are as secret anyway
         padded = key.ljust(_BLOCK, b"\x00")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
     def __reduce__(self) -> tuple[type[BlindIndexer], tuple[bytes]]:
-        """An indexer crosses to an ingest's worker processes as its key (pickled, in a pipe)."""
-        return (BlindIndexer, (self._key,))
+        """Refused: a pickled indexer would be its key written out wherever the pickle goes."""
+        raise TypeError(
+            "a BlindIndexer is not pickled (it would write its key out); "
+            "pass unsafe_export_key() to a process that must index, on purpose"
+        )
+
+    def unsafe_export_key(self) -> bytes:
+        """The key (as RFC 2104 uses it), for the ingest's own worker processes only.
+
+        Whoever holds it can compute every index of the vault, so it may cross a pipe to a
+        process this one started, never a file, a log or a network.
+        """
+        return self._key
 
     def __repr__(self) -> str:
         return "BlindIndexer(<key hidden>)"

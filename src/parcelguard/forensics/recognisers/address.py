@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterator
 from typing import ClassVar, Final
 
@@ -56,6 +57,8 @@ COUNTRY: Final = "中国"
 _PLACEHOLDER: Final = "市辖区"
 SCAN_LIMIT: Final = 50_000
 MEMORY_LIMIT: Final = 250_000
+MEMORY_BYTES: Final = 32 * 1024 * 1024
+REMEMBERED_CHARS: Final = 128
 _CELL: Final = "cell"
 _ADCODE: Final = "adcode"
 _KNOWN_SCHEMA: Final = {_CELL: pl.String, _ADCODE: pl.String}
@@ -223,11 +226,31 @@ class AddressRecogniser(Recogniser):
         # the same answer): a dict scan costs ~5 µs a cell, while the vectorised lookups
         # (and the free-text automaton, ~0.5 s to build) have a fixed cost per batch.
         self.scan_limit = scan_limit
-        # Addresses already recognised, up to ``memory`` of them: a leaked file repeats
-        # them (households, buildings, a shop's regular customers) across its blocks,
-        # and a lookup here costs a tenth of recognising one.
+        # Addresses already recognised, up to ``memory`` of them and MEMORY_BYTES of text,
+        # none longer than REMEMBERED_CHARS: a leaked file repeats them (households,
+        # buildings, a shop's regular customers) across its blocks, and a lookup here costs
+        # a tenth of recognising one. They are plaintext: ``forget()`` drops them, and
+        # ingest calls it when a file is done.
         self.memory = memory
         self._known = pl.DataFrame(schema=_KNOWN_SCHEMA)
+        self._known_bytes = 0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (for a worker process) without its memory or its lock."""
+        return {"scan_limit": self.scan_limit, "memory": self.memory}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        scan_limit, memory = state["scan_limit"], state["memory"]
+        assert isinstance(scan_limit, int)
+        assert isinstance(memory, int)
+        self.__init__(scan_limit=scan_limit, memory=memory)  # type: ignore[misc]
+
+    def forget(self) -> None:
+        """Drop the remembered addresses (plaintext) once a file is done."""
+        with self._lock:
+            self._known = pl.DataFrame(schema=_KNOWN_SCHEMA)
+            self._known_bytes = 0
 
     def normalise(self, cell: str) -> str | None:
         return _longest_prefix(_SPACES.sub("", cell).removeprefix(COUNTRY))
@@ -237,19 +260,20 @@ class AddressRecogniser(Recogniser):
 
         Only distinct cells not met before are recognised; the rest of the batch is one
         hash join against what earlier batches found (a district, or ``""`` for none).
+        Several threads may share one recogniser: each batch joins one snapshot of the
+        memory, and adding to it is done under a lock, without repeating a cell.
         """
         text = cells.cast(pl.String).str.replace_all(_SPACES_RUST, "").str.strip_prefix(COUNTRY)
-        frame = pl.DataFrame({_CELL: text}).join(
-            self._known, on=_CELL, how="left", maintain_order="left"
-        )
+        with self._lock:
+            known = self._known
+        frame = pl.DataFrame({_CELL: text}).join(known, on=_CELL, how="left", maintain_order="left")
         unknown = pl.col(_ADCODE).is_null() & pl.col(_CELL).is_not_null()
         new = frame.filter(unknown).select(pl.col(_CELL).unique())
         if not new.is_empty():
             found = new.with_columns(
                 self._recognised(new.get_column(_CELL)).fill_null(_NOT_A_DISTRICT).alias(_ADCODE)
             )
-            if self._known.height + found.height <= self.memory:
-                self._known = pl.concat([self._known, found], rechunk=True)
+            self._remember(found)
             frame = frame.with_columns(
                 pl.when(unknown)
                 .then(
@@ -265,6 +289,18 @@ class AddressRecogniser(Recogniser):
             )
         adcode = frame.get_column(_ADCODE)
         return keep(adcode, adcode != _NOT_A_DISTRICT).alias(cells.name)
+
+    def _remember(self, found: pl.DataFrame) -> None:
+        short = found.filter(pl.col(_CELL).str.len_chars() <= REMEMBERED_CHARS)
+        with self._lock:
+            fresh = short.join(self._known, on=_CELL, how="anti")
+            size = int(fresh.get_column(_CELL).str.len_bytes().sum() or 0)
+            if (
+                self._known.height + fresh.height <= self.memory
+                and self._known_bytes + size <= MEMORY_BYTES
+            ):
+                self._known = pl.concat([self._known, fresh], rechunk=True)
+                self._known_bytes += size
 
     def _recognised(self, cells: pl.Series) -> pl.Series:
         """The district of each (already cleaned, distinct) cell, or null."""
