@@ -58,8 +58,10 @@ class OrderedPool:
             initargs=tuple(initargs),
         )
         # Polars sizes its thread pool when it is imported, from the environment the process
-        # started with; each submit spawns one worker until all have started, and they start
-        # importing while this process goes on.
+        # started with. Each submit spawns one worker while none is idle (CPython 3.11+), and
+        # a spawned worker takes far longer to start than these submits take, so all of them
+        # start here, inside the environment, and import while this process goes on. Were
+        # one to start later, it would only use more Polars threads, not answer differently.
         with _environment(POLARS_MAX_THREADS="1"):
             for _ in range(count):
                 self._pool.submit(os.getpid)
