@@ -524,15 +524,7 @@ def build_persons(
     # sorting by label restores the order of first rows (a component's label is its first).
     alone = paired.filter(~shared).select(
         "_label",
-        "_m",
-        "_i",
-        "_name_with_mobile",
-        NAME,
-        "_ad",
-        "_v",
-        WAYBILL,
-        "rows",
-        "first_row",
+        *_PERSON_FIELDS,
         pl.col("_m").is_not_null().cast(pl.UInt32).alias("_mobiles"),
         pl.col("_i").is_not_null().cast(pl.UInt32).alias("_ids"),
     )
