@@ -91,11 +91,18 @@ def read_block(
         unterminated_line=unterminated,
         damaged_possible=REPLACEMENT.encode() in block.data,
     )
+    counted = tallied(rows)
+    reasons = dict(counted.reasons)
+    if long_lines:
+        reasons[LINE_TOO_LONG] = reasons.get(LINE_TOO_LONG, 0) + long_lines
+    return BlockRows(counted.rows_read + long_lines, blank_lines, reasons, counted.kept)
+
+
+def tallied(rows: pl.DataFrame) -> BlockRows:
+    """Rows of :func:`normalise_rows` as counts by reason and kept rows, compacted in order."""
     reasons: dict[str, int] = {}
     for reason, n in rows.group_by(REASON).len().iter_rows():
         if reason is not None:
-            reasons[reason] = reasons.get(reason, 0) + n
-    if long_lines:
-        reasons[LINE_TOO_LONG] = reasons.get(LINE_TOO_LONG, 0) + long_lines
+            reasons[reason] = n
     kept = compact(rows.filter(pl.col(REASON).is_null())).sort("order")
-    return BlockRows(rows.height + long_lines, blank_lines, reasons, kept)
+    return BlockRows(rows.height, 0, reasons, kept)

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from parcelguard.core.clock import utc_now
 from parcelguard.core.errors import BadInput
-from parcelguard.forensics.blocks import BlockRows, TextLayout, first_text_line
+from parcelguard.forensics.blocks import BlockRows, TextLayout, first_text_line, tallied
 from parcelguard.forensics.case import CaseDir
 from parcelguard.forensics.classify import Classification, ColumnClass, classify
 from parcelguard.forensics.decoding import (
@@ -46,7 +46,6 @@ from parcelguard.forensics.persons import (
     PersonCounts,
     RowPlan,
     build_persons,
-    compact,
     normalise_rows,
 )
 from parcelguard.forensics.reading import (
@@ -152,12 +151,7 @@ class _Tally:
     kept: list[pl.DataFrame] = field(default_factory=list)
 
     def add(self, rows: pl.DataFrame) -> None:
-        self.rows_read += rows.height
-        counts = rows.group_by(REASON).len()
-        for reason, n in counts.iter_rows():
-            if reason is not None:
-                self.reasons[reason] += n
-        self.kept.append(compact(rows.filter(pl.col(REASON).is_null())).sort("order"))
+        self.merge(tallied(rows))
 
     def merge(self, block: BlockRows) -> None:
         self.rows_read += block.rows_read
